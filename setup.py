@@ -1,0 +1,31 @@
+"""Build the Cython extensions in ``ext/``; all metadata lives in pyproject.toml.
+
+Every ``ext/NAME.pyx`` becomes the module ``tsengine._native.NAME``.
+"""
+
+from pathlib import Path
+
+import numpy
+from Cython.Build import cythonize
+from setuptools import Extension, setup
+
+HERE = Path(__file__).parent
+
+extensions = [
+    Extension(
+        f"tsengine._native.{pyx.stem}",
+        [str(pyx.relative_to(HERE))],
+        include_dirs=[numpy.get_include(), "ext"],
+        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
+        extra_compile_args=["-O3"],
+    )
+    for pyx in sorted((HERE / "ext").glob("*.pyx"))
+]
+
+setup(
+    ext_modules=cythonize(
+        extensions,
+        compiler_directives={"language_level": "3", "embedsignature": True},
+        include_path=["ext"],
+    ),
+)
