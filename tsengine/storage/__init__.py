@@ -1,0 +1,19 @@
+"""Durable storage: the write-ahead log, segment files of sealed chunks, the manifest.
+
+Modules, from bytes up:
+
+- :mod:`~tsengine.storage.walformat` -- byte layout and validating scan of log files;
+- :mod:`~tsengine.storage.records` -- payloads of log records (definitions, writes);
+- :mod:`~tsengine.storage.wal` -- the log itself: append, durability modes, replay;
+- :mod:`~tsengine.storage.segment` -- immutable files of sealed, encoded chunks;
+- :mod:`~tsengine.storage.manifest` -- the directory layout and its atomic manifest;
+- :mod:`~tsengine.storage.diagnostics` -- the warning category and located errors.
+"""
+
+from tsengine.storage.diagnostics import (
+    StorageError,
+    StorageFormatError,
+    StorageWarning,
+)
+
+__all__ = ["StorageError", "StorageFormatError", "StorageWarning"]
