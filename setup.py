@@ -1,8 +1,11 @@
 """Build the Cython extensions in ``ext/``; all metadata lives in pyproject.toml.
 
-Every ``ext/NAME.pyx`` becomes the module ``tsengine._native.NAME``.
+Every ``ext/NAME.pyx`` becomes the module ``tsengine._native.NAME``. For quick
+rebuilds during development, ``TSENGINE_BUILD_ONLY=_ring,_group`` limits the build to
+the named modules.
 """
 
+import os
 from pathlib import Path
 
 import numpy
@@ -20,6 +23,8 @@ extensions = [
         extra_compile_args=["-O3"],
     )
     for pyx in sorted((HERE / "ext").glob("*.pyx"))
+    if not os.environ.get("TSENGINE_BUILD_ONLY")
+    or pyx.stem in os.environ["TSENGINE_BUILD_ONLY"].split(",")
 ]
 
 setup(

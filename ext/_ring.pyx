@@ -1,0 +1,412 @@
+# cython: language_level=3, cdivision=True, initializedcheck=False
+"""Columnar ring buffer holding the hot tier of one series.
+
+The ring keeps points in time order: one int64 time column plus one column per field,
+each with a lazily allocated validity column (1 = present; absent means all present).
+Capacity is fixed at construction. Writers append in place with the GIL released for
+numeric columns; when room is needed the caller pops the oldest points and seals them.
+
+Concurrency contract (the caller holds the table's write lock for every mutation):
+
+* ``publish(seq)`` makes the live state visible to readers and keeps the one before it,
+  so a reader pinned to an older committed sequence still finds a whole state;
+* ``gen`` is bumped *before* any mutation that can overwrite slots readers may be
+  copying (popping, truncating); a reader copies, then re-checks ``gen`` and retries if
+  it moved (a seqlock). Appending into free slots never disturbs readers.
+"""
+
+cimport cython
+from libc.stdint cimport int64_t, uint8_t, uint64_t
+from libc.string cimport memcpy
+
+import numpy as np
+
+cimport numpy as cnp
+
+cnp.import_array()
+
+# Column kinds, as stored in ``SeriesBuffer.kinds``.
+cdef enum:
+    K_F8 = 0
+    K_I8 = 1
+    K_U8 = 2
+    K_B1 = 3
+    K_OBJ = 4
+
+KIND_CODES = {"float64": K_F8, "int64": K_I8, "uint64": K_U8, "bool": K_B1,
+              "string": K_OBJ}
+_DTYPES = {K_F8: np.float64, K_I8: np.int64, K_U8: np.uint64, K_B1: np.uint8,
+           K_OBJ: object}
+
+
+cdef inline char* _ptr(object arr):
+    return <char*> cnp.PyArray_DATA(<cnp.ndarray> arr)
+
+
+cdef class SeriesBuffer:
+    """Hot ring of one series; see the module docstring for the locking contract.
+
+    Parameters
+    ----------
+    capacity : int
+        Points the ring holds (> 0).
+    kinds : list of str
+        Field types in column order: ``"float64"``, ``"int64"``, ``"uint64"``,
+        ``"bool"``, ``"string"``.
+    allow_equal : bool
+        Whether a point whose time equals the latest stored time may take the fast
+        in-order path (the ``"keep"`` duplicate policy).
+    """
+
+    cdef readonly Py_ssize_t capacity, head, count, nfields
+    cdef readonly object times
+    cdef readonly list cols, valid
+    cdef int64_t* tp
+    cdef int kinds[64]
+    cdef int itemsize[64]
+    cdef readonly long long gen
+    cdef readonly bint empty
+    cdef readonly long long last_time
+    cdef readonly bint allow_equal
+    cdef public object sealed
+    cdef public object key
+    cdef readonly Py_ssize_t pub_head, pub_count, prev_head, prev_count
+    cdef readonly long long pub_seq, prev_seq, pub_gen, prev_gen
+    cdef readonly object pub_sealed, prev_sealed
+
+    def __init__(self, Py_ssize_t capacity, list kinds, bint allow_equal=False):
+        if capacity <= 0:
+            raise ValueError(f"ring capacity {capacity!r} must be positive")
+        if len(kinds) > 64:
+            raise ValueError(f"{len(kinds)!r} fields exceed the limit of 64 per table")
+        self.capacity = capacity
+        self.nfields = len(kinds)
+        self.times = np.empty(capacity, dtype=np.int64)
+        self.tp = <int64_t*> _ptr(self.times)
+        self.cols = []
+        self.valid = []
+        for i, name in enumerate(kinds):
+            code = KIND_CODES[name]
+            self.kinds[i] = code
+            self.itemsize[i] = 1 if code == K_B1 else 8
+            self.cols.append(np.empty(capacity, dtype=_DTYPES[code]))
+            self.valid.append(None)
+        self.head = 0
+        self.count = 0
+        self.gen = 0
+        self.empty = True
+        self.last_time = 0
+        self.allow_equal = allow_equal
+        self.sealed = ()
+        self.pub_sealed = ()
+        self.prev_sealed = ()
+        self.pub_seq = -1
+        self.prev_seq = -1
+
+    # -- publication -------------------------------------------------------------
+
+    cpdef publish(self, long long seq):
+        """Make the live state visible to readers as of commit ``seq``."""
+        self.prev_head = self.pub_head
+        self.prev_count = self.pub_count
+        self.prev_seq = self.pub_seq
+        self.prev_sealed = self.pub_sealed
+        self.prev_gen = self.pub_gen
+        self.pub_gen = self.gen
+        self.pub_head = self.head
+        self.pub_count = self.count
+        self.pub_seq = seq
+        self.pub_sealed = self.sealed
+
+    cpdef object snapshot(self, long long committed):
+        """Return ``(head, count, sealed, gen)`` of the newest state at or before
+        ``committed`` -- the published one, or the one before it while a write that
+        has not committed yet is publishing -- or None if both are newer.
+
+        The state's ring region is intact only while ``self.gen`` equals the
+        returned ``gen``."""
+        if self.pub_seq <= committed:
+            return (self.pub_head, self.pub_count, self.pub_sealed, self.pub_gen)
+        if self.prev_seq <= committed:
+            return (self.prev_head, self.prev_count, self.prev_sealed, self.prev_gen)
+        return None
+
+    def set_last_time(self, long long t, bint empty=False):
+        """Record the greatest time stored anywhere in the series (ring or sealed)."""
+        self.last_time = t
+        self.empty = empty
+
+    # -- appends -----------------------------------------------------------------
+
+    @cython.boundscheck(False)
+    @cython.wraparound(False)
+    cdef bint _in_order(self, const int64_t* t, Py_ssize_t n) noexcept nogil:
+        cdef Py_ssize_t i
+        if n == 0:
+            return True
+        if not self.empty:
+            if t[0] < self.last_time or (t[0] == self.last_time and not self.allow_equal):
+                return False
+        for i in range(1, n):
+            if t[i] < t[i - 1] or (t[i] == t[i - 1] and not self.allow_equal):
+                return False
+        return True
+
+    def is_in_order(self, const int64_t[::1] t, Py_ssize_t start, Py_ssize_t stop):
+        """Whether rows ``[start, stop)`` can be appended without a merge."""
+        return self._in_order(&t[start], stop - start)
+
+    @cython.boundscheck(False)
+    @cython.wraparound(False)
+    def append_block(self, const int64_t[::1] t, list cols, list valids,
+                     Py_ssize_t start, Py_ssize_t stop):
+        """Append rows ``[start, stop)``; they must be in order and fit.
+
+        ``cols[i]`` is a contiguous numpy array of field ``i`` (uint8 for bool);
+        ``valids[i]`` is None (all present) or a uint8 array. The GIL is released
+        while numeric columns are copied.
+        """
+        cdef Py_ssize_t n = stop - start
+        if n <= 0:
+            return
+        if n > self.capacity - self.count:
+            raise ValueError(f"{n!r} points do not fit in {self.capacity - self.count!r}")
+        self._append_time(&t[start], n)
+        cdef Py_ssize_t f
+        for f in range(self.nfields):
+            self._append_field(f, cols[f], valids[f], start, n)
+        self.count += n
+        self.last_time = t[stop - 1]
+        self.empty = False
+
+    cdef void _append_time(self, const int64_t* src, Py_ssize_t n) noexcept:
+        cdef Py_ssize_t pos = (self.head + self.count) % self.capacity
+        cdef Py_ssize_t first = min(n, self.capacity - pos)
+        with nogil:
+            memcpy(self.tp + pos, src, first * 8)
+            if first < n:
+                memcpy(self.tp, src + first, (n - first) * 8)
+
+    cdef _append_field(self, Py_ssize_t f, object col, object valid,
+                       Py_ssize_t start, Py_ssize_t n):
+        cdef Py_ssize_t pos = (self.head + self.count) % self.capacity
+        cdef Py_ssize_t first = min(n, self.capacity - pos)
+        cdef Py_ssize_t size = self.itemsize[f]
+        cdef Py_ssize_t i
+        cdef char* dst
+        cdef const char* src
+        ring_col = self.cols[f]
+        if self.kinds[f] == K_OBJ:
+            ring_col[pos:pos + first] = col[start:start + first]
+            if first < n:
+                ring_col[0:n - first] = col[start + first:start + n]
+        else:
+            dst = _ptr(ring_col)
+            src = _ptr(col) + start * size
+            with nogil:
+                memcpy(dst + pos * size, src, first * size)
+                if first < n:
+                    memcpy(dst, src + first * size, (n - first) * size)
+        ring_valid = self.valid[f]
+        if valid is None and ring_valid is None:
+            return
+        if ring_valid is None:
+            ring_valid = np.ones(self.capacity, dtype=np.uint8)
+            self.valid[f] = ring_valid
+        dst = _ptr(ring_valid)
+        if valid is None:
+            with nogil:
+                for i in range(first):
+                    dst[pos + i] = 1
+                for i in range(n - first):
+                    dst[i] = 1
+        else:
+            src = _ptr(valid) + start
+            with nogil:
+                memcpy(dst + pos, src, first)
+                if first < n:
+                    memcpy(dst, src + first, n - first)
+
+    def append_point(self, long long t, tuple values):
+        """Append one point if it is in order and fits; return whether it did.
+
+        ``values`` holds one Python value per field, None for null. Nothing is
+        changed when False is returned (or when a value fails to convert).
+        """
+        cdef Py_ssize_t f, pos
+        cdef object v
+        cdef double d
+        cdef int64_t i8
+        cdef uint64_t u8
+        if self.count >= self.capacity:
+            return False
+        if not self.empty and (t < self.last_time or
+                               (t == self.last_time and not self.allow_equal)):
+            return False
+        if len(values) != self.nfields:
+            raise ValueError(f"expected {self.nfields!r} field values, got {len(values)!r}")
+        pos = (self.head + self.count) % self.capacity
+        # Convert every value before writing any, so a bad one changes nothing.
+        converted = []
+        for f in range(self.nfields):
+            v = values[f]
+            if v is None:
+                converted.append(None)
+            elif self.kinds[f] == K_F8:
+                converted.append(float(v))
+            elif self.kinds[f] == K_I8:
+                converted.append(_as_int(v, -(2 ** 63), 2 ** 63 - 1, "int64"))
+            elif self.kinds[f] == K_U8:
+                converted.append(_as_int(v, 0, 2 ** 64 - 1, "uint64"))
+            elif self.kinds[f] == K_B1:
+                if not isinstance(v, (bool, np.bool_)):
+                    raise TypeError(f"value {v!r} is not a bool")
+                converted.append(1 if v else 0)
+            else:
+                if not isinstance(v, str):
+                    raise TypeError(f"value {v!r} is not a string")
+                converted.append(v)
+        for f in range(self.nfields):
+            v = converted[f]
+            self._set_valid(f, pos, v is not None)
+            if v is None:
+                continue
+            if self.kinds[f] == K_F8:
+                d = v
+                (<double*> _ptr(self.cols[f]))[pos] = d
+            elif self.kinds[f] == K_I8:
+                i8 = v
+                (<int64_t*> _ptr(self.cols[f]))[pos] = i8
+            elif self.kinds[f] == K_U8:
+                u8 = v
+                (<uint64_t*> _ptr(self.cols[f]))[pos] = u8
+            elif self.kinds[f] == K_B1:
+                (<uint8_t*> _ptr(self.cols[f]))[pos] = <uint8_t> v
+            else:
+                self.cols[f][pos] = v
+        self.tp[pos] = t
+        self.count += 1
+        self.last_time = t
+        self.empty = False
+        return True
+
+    cdef inline void _set_valid(self, Py_ssize_t f, Py_ssize_t pos, bint present):
+        ring_valid = self.valid[f]
+        if ring_valid is None:
+            if present:
+                return
+            ring_valid = np.ones(self.capacity, dtype=np.uint8)
+            self.valid[f] = ring_valid
+        (<uint8_t*> _ptr(ring_valid))[pos] = 1 if present else 0
+
+    def add_field(self, str kind):
+        """Add a field column; existing points are null in it."""
+        cdef Py_ssize_t f = self.nfields
+        if f >= 64:
+            raise ValueError("a table holds at most 64 fields")
+        code = KIND_CODES[kind]
+        self.kinds[f] = code
+        self.itemsize[f] = 1 if code == K_B1 else 8
+        self.valid.append(np.zeros(self.capacity, dtype=np.uint8))
+        self.cols.append(np.zeros(self.capacity, dtype=_DTYPES[code]))
+        self.nfields += 1
+
+    # -- removal -----------------------------------------------------------------
+
+    def pop_oldest(self, Py_ssize_t n):
+        """Remove the ``n`` oldest points and return copies of them.
+
+        Returns ``(times, cols, valids)`` as from :meth:`copy_range`.
+        """
+        n = min(n, self.count)
+        out = self.copy_range(self.head, self.count, 0, n)
+        self.gen += 1
+        self.head = (self.head + n) % self.capacity
+        self.count -= n
+        return out
+
+    def truncate(self, Py_ssize_t keep):
+        """Drop every point from logical index ``keep`` on (used before a merge)."""
+        if keep < 0 or keep > self.count:
+            raise ValueError(f"truncate to {keep!r} outside [0, {self.count!r}]")
+        self.gen += 1
+        self.count = keep
+
+    # -- reads -------------------------------------------------------------------
+
+    def copy_range(self, Py_ssize_t head, Py_ssize_t count, Py_ssize_t lo, Py_ssize_t hi):
+        """Copy logical rows ``[lo, hi)`` of the state ``(head, count)``.
+
+        Returns ``(times, cols, valids)``: new numpy arrays owned by the caller;
+        ``valids[i]`` is None where field ``i`` has no nulls in the ring.
+        """
+        lo = max(0, min(lo, count))
+        hi = max(lo, min(hi, count))
+        cdef Py_ssize_t n = hi - lo
+        cdef Py_ssize_t pos = (head + lo) % self.capacity
+        cdef Py_ssize_t first = min(n, self.capacity - pos)
+        times = _copy_wrapped(self.times, pos, first, n)
+        cols = [_copy_wrapped(c, pos, first, n) for c in self.cols]
+        valids = [None if v is None else _copy_wrapped(v, pos, first, n)
+                  for v in self.valid]
+        return times, cols, valids
+
+    @cython.boundscheck(False)
+    @cython.wraparound(False)
+    def search(self, Py_ssize_t head, Py_ssize_t count, long long t, bint right=False):
+        """Logical index of the first time ``>= t`` (``> t`` when ``right``)."""
+        cdef Py_ssize_t lo = 0, hi = count, mid
+        cdef long long v
+        while lo < hi:
+            mid = (lo + hi) >> 1
+            v = self.tp[(head + mid) % self.capacity]
+            if v < t or (right and v == t):
+                lo = mid + 1
+            else:
+                hi = mid
+        return lo
+
+    def time_at(self, Py_ssize_t head, Py_ssize_t i):
+        """Time of logical row ``i`` of a state starting at ``head``."""
+        return self.tp[(head + i) % self.capacity]
+
+    @property
+    def nbytes(self):
+        """Bytes held by the ring's columns (allocated capacity, not points)."""
+        total = self.times.nbytes + sum(c.nbytes for c in self.cols)
+        return total + sum(v.nbytes for v in self.valid if v is not None)
+
+
+cdef object _copy_wrapped(object arr, Py_ssize_t pos, Py_ssize_t first, Py_ssize_t n):
+    if first == n:
+        return arr[pos:pos + n].copy()
+    return np.concatenate((arr[pos:pos + first], arr[0:n - first]))
+
+
+cdef object _as_int(object v, object lo, object hi, str kind):
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)):
+        raise TypeError(f"value {v!r} is not an integer for a {kind} field")
+    if not lo <= v <= hi:
+        raise OverflowError(f"value {v!r} is outside the {kind} range [{lo}, {hi}]")
+    return int(v)
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+def scatter_in_order(list buffers, const int64_t[::1] offsets, const int64_t[::1] t,
+                     list cols, list valids):
+    """Append group ``g`` = rows ``[offsets[g], offsets[g+1])`` to ``buffers[g]``
+    wherever that group is in order and fits; return the indices of the groups that
+    need the slow path (merge or seal). Rows must already be grouped."""
+    cdef Py_ssize_t g, lo, hi
+    cdef SeriesBuffer buf
+    slow = []
+    for g in range(len(buffers)):
+        buf = <SeriesBuffer> buffers[g]
+        lo = offsets[g]
+        hi = offsets[g + 1]
+        if hi - lo > buf.capacity - buf.count or not buf._in_order(&t[lo], hi - lo):
+            slow.append(g)
+            continue
+        buf.append_block(t, cols, valids, lo, hi)
+    return slow

@@ -1,0 +1,1 @@
+"""Engine internals: input normalisation, series rings, sealed chunks, reads."""

@@ -1,0 +1,252 @@
+"""Turn every accepted input shape into one validated, columnar batch.
+
+Accepted inputs: pyarrow Table / RecordBatch, pandas DataFrame (``time`` column or a
+DatetimeIndex), polars DataFrame, and a dict of numpy arrays or sequences. All are in
+long format: one row per (time, series), tags as columns.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from tsengine.errors import SchemaError
+from tsengine.schema import FIELD_TYPES, TableDef, field_type_of
+from tsengine.timeconv import array_to_ns
+
+# Kinds as stored in the rings: bool is kept as one byte per value.
+_NUMPY_DTYPE = {
+    "float64": np.float64,
+    "int64": np.int64,
+    "uint64": np.uint64,
+    "bool": np.uint8,
+    "string": object,
+}
+
+
+@dataclass
+class Column:
+    """One field column ready for the rings: values plus optional validity."""
+
+    kind: str
+    values: np.ndarray
+    valid: np.ndarray | None  # uint8, 1 = present; None = all present
+
+
+@dataclass
+class Batch:
+    """A validated long-format batch of one table."""
+
+    times: np.ndarray  # int64 ns, contiguous
+    tags: dict[str, pa.Array]  # string arrays, may hold nulls
+    fields: dict[str, Column]
+
+    def __len__(self) -> int:
+        return len(self.times)
+
+
+def to_arrow(data: Any, table: str) -> pa.Table:
+    """Convert any accepted input to a pyarrow Table, keeping NaN distinct from null."""
+    if isinstance(data, pa.Table):
+        return data
+    if isinstance(data, pa.RecordBatch):
+        return pa.Table.from_batches([data])
+    module = type(data).__module__.split(".")[0]
+    if module == "polars":
+        return data.to_arrow()
+    if module == "pandas":
+        return _pandas_to_arrow(data)
+    if isinstance(data, dict):
+        return _dict_to_arrow(data, table)
+    raise SchemaError(
+        f"cannot write {type(data).__name__!r} to table {table!r}; pass a pyarrow "
+        "Table/RecordBatch, pandas or polars DataFrame, or a dict of arrays"
+    )
+
+
+def _pandas_to_arrow(df: Any) -> pa.Table:
+    import pandas as pd
+
+    columns: dict[str, pa.Array] = {}
+    if isinstance(df.index, pd.DatetimeIndex) and "time" not in df.columns:
+        columns["time"] = pa.array(df.index)
+    for name in df.columns:
+        col = df[name]
+        if col.dtype.kind == "f":
+            # numpy-backed floats: NaN is a value a sensor sent, not a missing value.
+            columns[str(name)] = pa.array(col.to_numpy(), from_pandas=False)
+        else:
+            columns[str(name)] = pa.array(col, from_pandas=True)
+    return pa.table(columns)
+
+
+def _dict_to_arrow(data: dict, table: str) -> pa.Table:
+    lengths = {}
+    columns = {}
+    for name, values in data.items():
+        if isinstance(values, pa.ChunkedArray):
+            values = values.combine_chunks()
+        if not isinstance(values, pa.Array):
+            arr = np.asarray(values) if not isinstance(values, list) else values
+            if isinstance(arr, np.ndarray) and arr.ndim != 1:
+                raise SchemaError(
+                    f"column {name!r} for table {table!r} must be one-dimensional, "
+                    f"got shape {arr.shape}"
+                )
+            try:
+                values = pa.array(arr, from_pandas=False)
+            except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+                raise SchemaError(
+                    f"column {name!r} for table {table!r} cannot be converted: {exc}"
+                ) from None
+        lengths[name] = len(values)
+        columns[str(name)] = values
+    if len(set(lengths.values())) > 1:
+        raise SchemaError(
+            f"columns for table {table!r} have different lengths {lengths!r}"
+        )
+    return pa.table(columns)
+
+
+def infer_definition(data: pa.Table, name: str, tags: list[str] | None) -> TableDef:
+    """Table definition for a first write: string columns are tags unless ``tags``
+    names them explicitly; every other column but ``time`` is a field."""
+    _require_time(data, name)
+    if tags is None:
+        tags = [
+            c
+            for c in data.column_names
+            if c != "time" and field_type_of(data.schema.field(c).type) == "string"
+        ]
+    fields = {}
+    for col in data.column_names:
+        if col == "time" or col in tags:
+            continue
+        kind = field_type_of(data.schema.field(col).type)
+        if kind is None:
+            raise SchemaError(
+                f"column {col!r} of table {name!r} has Arrow type "
+                f"{data.schema.field(col).type}, which no field type holds; expected "
+                f"one of {list(FIELD_TYPES)}"
+            )
+        fields[col] = kind
+    return TableDef(name=name, tags=list(tags), fields=fields)
+
+
+def _require_time(data: pa.Table, table: str) -> None:
+    if "time" not in data.column_names:
+        raise SchemaError(
+            f"write to table {table!r} has no 'time' column; columns are "
+            f"{data.column_names!r}"
+        )
+
+
+def new_columns(
+    data: pa.Table, definition: TableDef, tags: list[str] | None
+) -> tuple[list[str], dict[str, str]]:
+    """Tags and fields that ``data`` adds to an existing table (checked for type)."""
+    new_tags = [
+        c for c in (tags or []) if c not in definition.tags and c in data.column_names
+    ]
+    new_fields = {}
+    for col in data.column_names:
+        if col == "time" or col in definition.tags or col in new_tags:
+            continue
+        if col in definition.fields:
+            continue
+        kind = field_type_of(data.schema.field(col).type)
+        if kind is None:
+            raise SchemaError(
+                f"column {col!r} of table {definition.name!r} has Arrow type "
+                f"{data.schema.field(col).type}, which no field type holds"
+            )
+        new_fields[col] = kind
+    return new_tags, new_fields
+
+
+def normalize(data: pa.Table, definition: TableDef, unit: str = "ns") -> Batch:
+    """Validate ``data`` against ``definition`` and convert it to a :class:`Batch`.
+
+    Raises
+    ------
+    SchemaError
+        Missing time column, a type conflict (names table, field, existing and
+        incoming type) or a column the definition does not know.
+    TimestampError
+        A time is null or outside the int64 ns range.
+    """
+    _require_time(data, definition.name)
+    times = array_to_ns(data.column("time"), unit=unit)
+    tags = {}
+    for tag in definition.tags:
+        if tag in data.column_names:
+            tags[tag] = _tag_array(data.column(tag), definition, tag)
+    fields = {}
+    for col in data.column_names:
+        if col == "time" or col in definition.tags:
+            continue
+        if col not in definition.fields:
+            raise SchemaError(
+                f"column {col!r} is not a tag or field of table {definition.name!r}"
+            )
+        fields[col] = _field_column(data.column(col), definition, col)
+    return Batch(times=np.ascontiguousarray(times), tags=tags, fields=fields)
+
+
+def _tag_array(col: pa.ChunkedArray, definition: TableDef, tag: str) -> pa.Array:
+    arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+    if pa.types.is_dictionary(arr.type):
+        arr = arr.dictionary_decode()
+    if pa.types.is_null(arr.type):
+        return pa.nulls(len(arr), pa.string())
+    if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
+        raise SchemaError(
+            f"tag {tag!r} of table {definition.name!r} must be strings, got "
+            f"Arrow type {arr.type}"
+        )
+    return arr.cast(pa.string()) if pa.types.is_large_string(arr.type) else arr
+
+
+def _field_column(col: pa.ChunkedArray, definition: TableDef, name: str) -> Column:
+    arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+    if pa.types.is_dictionary(arr.type):
+        arr = arr.dictionary_decode()
+    kind = definition.fields[name]
+    incoming = "null" if pa.types.is_null(arr.type) else field_type_of(arr.type)
+    integers = ("int64", "uint64")
+    if incoming != kind and incoming in integers and kind in integers:
+        try:
+            arr = arr.cast(FIELD_TYPES[kind], safe=True)
+        except pa.ArrowInvalid:
+            raise SchemaError(
+                f"table {definition.name!r} field {name!r} is {kind}; incoming "
+                f"{incoming} values do not all fit it"
+            ) from None
+        incoming = kind
+    if incoming != kind and incoming != "null":
+        raise SchemaError(
+            f"table {definition.name!r} field {name!r} is {kind}, incoming values "
+            f"are {incoming or arr.type} ({arr.type})"
+        )
+    if incoming == "null":
+        arr = pa.nulls(len(arr), FIELD_TYPES[kind])
+    if arr.type != FIELD_TYPES[kind]:
+        arr = arr.cast(FIELD_TYPES[kind])  # widening only: float32->64, int32->64
+    valid = None
+    if arr.null_count:
+        valid = np.asarray(arr.is_valid()).view(np.uint8)
+        if kind != "string":
+            arr = pc.fill_null(arr, False if kind == "bool" else 0)
+    if kind == "bool":
+        values = np.asarray(arr.to_numpy(zero_copy_only=False)).view(np.uint8)
+    elif kind == "string":
+        values = np.asarray(arr.to_numpy(zero_copy_only=False), dtype=object)
+    else:
+        values = np.asarray(
+            arr.to_numpy(zero_copy_only=False), dtype=_NUMPY_DTYPE[kind]
+        )
+    return Column(kind=kind, values=np.ascontiguousarray(values), valid=valid)

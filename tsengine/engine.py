@@ -1,0 +1,462 @@
+"""The embeddable engine: tables of series, writes, reads, and the storage hooks."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable
+from contextlib import ExitStack
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from tsengine.core import reader
+from tsengine.core.normalize import (
+    Batch,
+    infer_definition,
+    new_columns,
+    normalize,
+    to_arrow,
+)
+from tsengine.core.table import Table
+from tsengine.errors import ClosedError, SchemaError, TableNotFoundError
+from tsengine.schema import DEFAULT_RING_CAPACITY, TableDef, parse_retention
+from tsengine.timeconv import ns_to_arrow, to_ns
+
+Listener = Callable[[str, pa.Table], None]
+
+
+class Engine:
+    """A time-series engine embedded in this process.
+
+    Parameters
+    ----------
+    path : str or os.PathLike, optional
+        Directory of a durable engine (created if missing). None keeps everything in
+        memory only.
+    durability : {"sync", "interval", "none"}
+        For a durable engine: ``"sync"`` fsyncs the log before a write returns;
+        ``"interval"`` fsyncs at least every ``sync_interval`` seconds (a machine
+        crash may lose that window; a process crash loses nothing acknowledged);
+        ``"none"`` leaves flushing to the OS.
+    sync_interval : float
+        Seconds between background fsyncs for ``"interval"``.
+
+    Examples
+    --------
+    >>> import numpy as np, tsengine
+    >>> engine = tsengine.Engine()
+    >>> engine.write("pump", {"time": np.array([1, 2]), "asset": ["P-1", "P-1"],
+    ...                       "vibration": np.array([0.1, 0.2])})
+    2
+    >>> engine.read("pump").column("vibration").to_pylist()
+    [0.1, 0.2]
+    """
+
+    def __init__(
+        self,
+        path: Any = None,
+        *,
+        durability: str = "interval",
+        sync_interval: float = 0.1,
+        **storage_options: Any,
+    ) -> None:
+        if durability not in ("sync", "interval", "none"):
+            raise ValueError(
+                f"durability {durability!r} must be 'sync', 'interval' or 'none'"
+            )
+        self._tables: dict[str, Table] = {}
+        self._ddl_lock = threading.RLock()
+        self._listeners: dict[str, list[Listener]] = {}
+        self._closed = False
+        self.path = path
+        self.durability = durability
+        self._store = None
+        if path is not None:
+            from tsengine.storage.durable import DurableStore
+
+            self._store = DurableStore(
+                path,
+                durability=durability,
+                sync_interval=sync_interval,
+                **storage_options,
+            )
+            self._store.recover(self)
+
+    # -- tables ------------------------------------------------------------------
+
+    def create_table(
+        self,
+        name: str,
+        tags: Iterable[str] = (),
+        fields: dict[str, str] | None = None,
+        *,
+        ring_capacity: int = DEFAULT_RING_CAPACITY,
+        duplicates: str = "last",
+        retention: str | int | None = None,
+        exist_ok: bool = False,
+    ) -> TableDef:
+        """Create a table; returns its definition.
+
+        Raises
+        ------
+        SchemaError
+            The name exists (unless ``exist_ok`` and the definition matches) or an
+            option is invalid.
+        """
+        definition = TableDef(
+            name=name,
+            tags=list(tags),
+            fields=dict(fields or {}),
+            ring_capacity=ring_capacity,
+            duplicates=duplicates,
+            retention=parse_retention(retention),
+        )
+        with self._ddl_lock:
+            self._check_open()
+            existing = self._tables.get(name)
+            if existing is not None:
+                if exist_ok and existing.definition.to_dict() == definition.to_dict():
+                    return existing.definition
+                raise SchemaError(f"table {name!r} already exists")
+            self._register(definition)
+        return definition
+
+    def _register(self, definition: TableDef, log: bool = True) -> Table:
+        table = Table(definition, on_seal=self._on_seal)
+        if log and self._store is not None:
+            self._store.log_create_table(definition.to_dict())
+        self._tables[definition.name] = table
+        return table
+
+    def _on_seal(self, table: str, key: tuple, chunk) -> None:
+        if self._store is not None:
+            self._store.on_seal(table, key, chunk)
+
+    def tables(self) -> list[str]:
+        """Names of every table, sorted."""
+        return sorted(self._tables)
+
+    def schema(self, table: str) -> pa.Schema:
+        """Arrow schema of a read of ``table`` (time, tags, fields)."""
+        return self._table(table).definition.arrow_schema()
+
+    def definition(self, table: str) -> TableDef:
+        """The :class:`TableDef` of ``table``."""
+        return self._table(table).definition
+
+    def _table(self, name: str) -> Table:
+        self._check_open()
+        try:
+            return self._tables[name]
+        except KeyError:
+            raise TableNotFoundError(
+                f"table {name!r} does not exist; tables are {self.tables()!r}"
+            ) from None
+
+    # -- writes ------------------------------------------------------------------
+
+    def write(
+        self,
+        table: str,
+        data: Any,
+        *,
+        tags: Iterable[str] | None = None,
+        unit: str = "ns",
+    ) -> int:
+        """Write a long-format batch to ``table``, all or nothing.
+
+        Parameters
+        ----------
+        table : str
+            Table name; created on first write with string columns as tags unless
+            ``tags`` names them.
+        data : pyarrow Table/RecordBatch, pandas/polars DataFrame, dict of arrays
+            Rows with a ``time`` column (pandas: or a DatetimeIndex), tag columns
+            and field columns.
+        tags : list of str, optional
+            Which columns are tags (new tags extend an existing table).
+        unit : str
+            Unit of integer times (``"ns"`` default).
+
+        Returns
+        -------
+        int
+            Rows stored.
+        """
+        return self.write_many({table: data}, tags=tags, unit=unit)
+
+    def write_many(
+        self,
+        data: dict[str, Any],
+        *,
+        tags: Iterable[str] | None = None,
+        unit: str = "ns",
+    ) -> int:
+        """Write batches to several tables in one all-or-nothing call."""
+        self._check_open()
+        arrow = {name: to_arrow(d, name) for name, d in data.items()}
+        arrow = {name: t for name, t in arrow.items() if t.num_rows}
+        if not arrow:
+            return 0
+        tag_list = None if tags is None else list(tags)
+        with ExitStack() as stack:
+            stack.enter_context(self._ddl_lock)
+            plan = self._plan(arrow, tag_list, unit, stack)
+            self._commit(plan)
+        return sum(t.num_rows for t in arrow.values())
+
+    def _plan(
+        self,
+        arrow: dict[str, pa.Table],
+        tags: list[str] | None,
+        unit: str,
+        stack: ExitStack,
+    ) -> list:
+        """Validate every table's batch and lock the tables; stores nothing."""
+        plan = []
+        for name in sorted(arrow):
+            data = arrow[name]
+            table = self._tables.get(name)
+            if table is None:
+                definition = infer_definition(data, name, tags)
+                table = Table(definition, on_seal=self._on_seal)
+                grow, is_new = None, True
+            else:
+                stack.enter_context(table.lock)
+                is_new = False
+                add_tags, add_fields = new_columns(data, table.definition, tags)
+                definition = table.definition
+                grow = (add_tags, add_fields) if add_tags or add_fields else None
+                if grow:
+                    definition = TableDef.from_dict(definition.to_dict())
+                    definition.tags += add_tags
+                    definition.fields.update(add_fields)
+            batch = normalize(data, definition, unit)
+            if grow is None:
+                grouping = table.prepare(batch)
+            else:
+                probe = Table(definition)
+                probe.series = {
+                    k + (None,) * len(grow[0]): v for k, v in table.series.items()
+                }
+                grouping = probe.prepare(batch)
+            plan.append((table, is_new, grow, batch, grouping))
+        return plan
+
+    def _commit(self, plan: list) -> None:
+        """Log, then store and publish a validated plan."""
+        if self._store is not None:
+            for table, is_new, grow, _, _ in plan:
+                if is_new or grow:
+                    definition = table.definition.to_dict()
+                    if grow:
+                        definition["tags"] += grow[0]
+                        definition["fields"].update(grow[1])
+                    self._store.log_create_table(definition)
+            self._store.log_write(
+                {t.name: _batch_arrow(t, b) for t, _, _, b, _ in plan}
+            )
+        for table, is_new, grow, batch, grouping in plan:
+            if is_new:
+                self._tables[table.name] = table
+            with table.lock:
+                if grow:
+                    table.add_columns(*grow)
+                buffers = table.apply(batch, grouping)
+                table.publish(buffers)
+            listeners = self._listeners.get(table.name)
+            if listeners:
+                data = _batch_arrow(table, batch)
+                for listener in list(listeners):
+                    listener(table.name, data)
+
+    def _recover_table(self, definition: dict) -> None:
+        """Storage replay: create or replace a table definition."""
+        definition = TableDef.from_dict(definition)
+        table = self._tables.get(definition.name)
+        if table is None:
+            self._register(definition, log=False)
+            return
+        old = table.definition
+        add_tags = [t for t in definition.tags if t not in old.tags]
+        add_fields = {f: k for f, k in definition.fields.items() if f not in old.fields}
+        table.add_columns(add_tags, add_fields)
+
+    def _recover_write(self, tables: dict[str, pa.Table]) -> None:
+        """Storage replay: apply a logged write without logging it again."""
+        store, self._store = self._store, None
+        try:
+            for name, data in tables.items():
+                self.write(
+                    name,
+                    data,
+                    tags=self._tables[name].definition.tags
+                    if name in self._tables
+                    else None,
+                )
+        finally:
+            self._store = store
+
+    def add_listener(self, table: str, listener: Listener) -> None:
+        """Call ``listener(table, batch)`` after every committed write to ``table``;
+        ``batch`` is the written rows as Arrow (time as timestamp[ns, UTC])."""
+        with self._ddl_lock:
+            self._listeners.setdefault(table, []).append(listener)
+
+    def remove_listener(self, table: str, listener: Listener) -> None:
+        """Stop calling a listener added with :meth:`add_listener`."""
+        with self._ddl_lock:
+            if listener in self._listeners.get(table, []):
+                self._listeners[table].remove(listener)
+
+    def series(self, table: str, **tags: str):
+        """Handle for fast writes to one series (see :class:`tsengine.Series`)."""
+        from tsengine.series import Series
+
+        return Series(self, table, tags)
+
+    # -- reads -------------------------------------------------------------------
+
+    def read(
+        self,
+        table: str,
+        start: Any = None,
+        end: Any = None,
+        where: dict[str, Any] | None = None,
+        fields: list[str] | None = None,
+    ) -> pa.Table:
+        """Points of ``table`` with ``start <= time < end``, sorted by time within each
+        series; series ordered by tag values.
+
+        Parameters
+        ----------
+        start, end : int ns, datetime, numpy/pandas time or str, optional
+            Half-open time range; None is unbounded.
+        where : dict, optional
+            Tag name to a value or a list of values.
+        fields : list of str, optional
+            Fields to return (default: all).
+        """
+        t = self._table(table)
+        lo = None if start is None else to_ns(start)
+        hi = None if end is None else to_ns(end)
+        parts = reader.snapshot(t, self._keys(t, where), reader.range_selector(lo, hi))
+        return reader.to_arrow_table(t, parts, self._fields(t, fields))
+
+    def latest(
+        self,
+        table: str,
+        where: dict[str, Any] | None = None,
+        n: int = 1,
+        fields: list[str] | None = None,
+    ) -> pa.Table:
+        """The ``n`` points with the greatest times of every matching series."""
+        if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
+            raise ValueError(f"n={n!r} must be a positive integer")
+        t = self._table(table)
+        parts = reader.snapshot(t, self._keys(t, where), reader.latest_selector(int(n)))
+        return reader.to_arrow_table(t, parts, self._fields(t, fields))
+
+    def _keys(self, table: Table, where: dict[str, Any] | None) -> list[tuple]:
+        tags = table.definition.tags
+        series = table.series
+        if not where:
+            return sorted(series, key=_sort_key)
+        unknown = [k for k in where if k not in tags]
+        if unknown:
+            raise SchemaError(
+                f"where names {unknown!r}, which are not tags of table "
+                f"{table.name!r} (tags: {tags!r})"
+            )
+        wanted = {
+            tags.index(k): (set(v) if isinstance(v, list | tuple | set) else {v})
+            for k, v in where.items()
+        }
+        if len(wanted) == len(tags) and all(len(v) == 1 for v in wanted.values()):
+            key = tuple(next(iter(wanted[i])) for i in range(len(tags)))
+            return [key] if key in series else []
+        return sorted(
+            (k for k in series if all(k[i] in vals for i, vals in wanted.items())),
+            key=_sort_key,
+        )
+
+    def _fields(self, table: Table, fields: list[str] | None) -> list[str]:
+        names = list(table.definition.fields)
+        if fields is None:
+            return names
+        unknown = [f for f in fields if f not in names]
+        if unknown:
+            raise SchemaError(
+                f"fields {unknown!r} are not fields of table {table.name!r} "
+                f"(fields: {names!r})"
+            )
+        return list(fields)
+
+    # -- housekeeping ------------------------------------------------------------
+
+    def stats(self) -> dict[str, Any]:
+        """Points and bytes per table: ``{"tables": {name: {...}}, ...}``."""
+        out = {}
+        for name, table in list(self._tables.items()):
+            hot = sealed = ring_bytes = sealed_bytes = 0
+            for buf in list(table.series.values()):
+                hot += buf.count
+                ring_bytes += buf.nbytes
+                for chunk in buf.sealed:
+                    sealed += chunk.n
+                    sealed_bytes += chunk.nbytes
+            out[name] = {
+                "series": len(table.series),
+                "points": hot + sealed,
+                "hot_points": hot,
+                "sealed_points": sealed,
+                "memory_bytes": ring_bytes + sealed_bytes,
+                "hot_bytes": ring_bytes,
+                "sealed_bytes": sealed_bytes,
+            }
+        result: dict[str, Any] = {"tables": out}
+        if self._store is not None:
+            result["storage"] = self._store.stats()
+        return result
+
+    def flush(self) -> None:
+        """Make everything written so far durable (no-op in memory)."""
+        self._check_open()
+        if self._store is not None:
+            self._store.checkpoint(self)
+            self._store.flush()
+
+    def close(self) -> None:
+        """Flush and release the engine; further calls raise :class:`ClosedError`."""
+        if self._closed:
+            return
+        if self._store is not None:
+            self._store.checkpoint(self)
+            self._store.close()
+        self._closed = True
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ClosedError("the engine is closed")
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+def _sort_key(key: tuple) -> tuple:
+    return tuple((v is None, v or "") for v in key)
+
+
+def _batch_arrow(table: Table, batch: Batch) -> pa.Table:
+    """A normalised batch as Arrow: the log record and what listeners receive."""
+    from tsengine.core.reader import field_array
+
+    columns = {"time": ns_to_arrow(batch.times)}
+    columns.update(batch.tags)
+    for name, col in batch.fields.items():
+        columns[name] = field_array(col.kind, col.values, col.valid)
+    return pa.table(columns)
