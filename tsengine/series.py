@@ -24,8 +24,7 @@ class Series:
     --------
     >>> import tsengine
     >>> engine = tsengine.Engine()
-    >>> engine.create_table("pump", tags=["asset"], fields={"vibration": "float64"})
-    TableDef(name='pump', tags=['asset'], fields={'vibration': 'float64'}, ring_capacity=8192, duplicates='last', retention=None)
+    >>> _ = engine.create_table("pump", tags=["asset"], fields={"vibration": "float64"})
     >>> s = engine.series("pump", asset="P-101")
     >>> s.append(1_000, vibration=0.12)
     >>> engine.latest("pump").column("vibration").to_pylist()
@@ -39,7 +38,8 @@ class Series:
         unknown = [t for t in tags if t not in definition.tags]
         if unknown:
             raise SchemaError(
-                f"{unknown!r} are not tags of table {table!r} (tags: {definition.tags!r})"
+                f"{unknown!r} are not tags of table {table!r} "
+                f"(tags: {definition.tags!r})"
             )
         self.table = table
         self.tags = dict(tags)

@@ -272,7 +272,7 @@ def _arrow_to_ns(arr: pa.Array, unit: str, name: str) -> np.ndarray:
 
 
 def ns_to_arrow(times: np.ndarray) -> pa.Array:
-    """Wrap an int64 ns numpy array as Arrow ``timestamp[ns, tz=UTC]`` without copying."""
+    """Wrap int64 ns as Arrow ``timestamp[ns, tz=UTC]`` without copying."""
     return pa.Array.from_buffers(
         pa.timestamp("ns", tz="UTC"), len(times), [None, pa.py_buffer(times)]
     )

@@ -159,7 +159,7 @@ def to_arrow_table(
     batches = []
     for groups, rows in pieces_out:
         arrays = [_time_array(rows.times)]
-        for t, tag in enumerate(definition.tags):
+        for t in range(len(definition.tags)):
             idx = codes[t][groups].astype(np.int32)
             arrays.append(
                 pa.DictionaryArray.from_arrays(pa.array(idx), dictionaries[t])
