@@ -137,7 +137,7 @@ def decode_write(payload: bytes | memoryview) -> dict[str, pa.Table]:
         try:
             table = pa.ipc.open_stream(pa.py_buffer(stream)).read_all()
             table.validate(full=True)
-        except (pa.ArrowException, ValueError) as exc:
+        except (pa.ArrowException, ValueError, OSError, TypeError, IndexError) as exc:
             raise CorruptionError(
                 f"write record: Arrow stream of table {name!r} is invalid: {exc}"
             ) from exc

@@ -1,0 +1,388 @@
+"""Segment files: immutable files of sealed chunks, each column an encoded block.
+
+Layout (little-endian)::
+
+    header   magic b"TSESEG" | u16 version | u32 crc32(previous 8 bytes)
+    chunk    magic b"CHNK" | u32 descriptor length | u32 crc32(descriptor)
+             | descriptor (JSON) | its blocks, back to back
+    ...
+    footer   JSON list of every descriptor, each with "at": its chunk's offset
+    trailer  u64 footer offset | u32 footer length | u32 crc32(footer) | b"TSESEGFT"
+
+A descriptor names the table, series key (tag values), first and last time (int64
+ns), row count, free-form ``meta`` (JSON) and per block ``[name, offset, length,
+crc32]``. Blocks are opaque bytes (the column codecs' output). Chunks tile the file
+from the header to the footer, so every byte is under some checksum: a flipped byte
+anywhere is detected. The footer is the index; when it is damaged the reader walks the
+inline descriptors instead, so one bad byte never hides the other chunks. A damaged
+block fails alone, with an error that names the file and the block's offset.
+
+Files are written to a temporary name, fsynced, renamed and the directory fsynced, so
+a segment either exists whole or not at all.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+import zlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from tsengine.errors import CorruptionError
+from tsengine.storage._fsio import atomic_write
+from tsengine.storage.diagnostics import StorageFormatError, corruption
+
+MAGIC = b"TSESEG"
+FORMAT_VERSION = 1
+HEADER = struct.Struct("<6sHI")
+CHUNK_HEAD = struct.Struct("<4sII")
+CHUNK_MAGIC = b"CHNK"
+TRAILER = struct.Struct("<QII8s")
+TRAILER_MAGIC = b"TSESEGFT"
+
+
+@dataclass
+class Chunk:
+    """One sealed chunk of one series: metadata plus one encoded block per column.
+
+    ``blocks`` maps a column name to its bytes; the segment stores them verbatim.
+    ``t_min`` and ``t_max`` are int64 ns; ``meta`` must be JSON-compatible.
+    """
+
+    table: str
+    series_key: tuple
+    t_min: int
+    t_max: int
+    rows: int
+    blocks: dict[str, bytes]
+    meta: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ChunkEntry:
+    """Index entry of a chunk in a segment file; blocks are ``(name, offset,
+    length, crc32)`` with absolute byte offsets."""
+
+    offset: int
+    table: str
+    series_key: tuple
+    t_min: int
+    t_max: int
+    rows: int
+    meta: dict
+    blocks: tuple
+
+    @property
+    def end(self) -> int:
+        """Offset just past the chunk's last block."""
+        last = self.blocks[-1] if self.blocks else None
+        return last[1] + last[2] if last else self.blocks_start
+
+    @property
+    def blocks_start(self) -> int:
+        """Offset of the first block (just past the inline descriptor)."""
+        return self.offset + CHUNK_HEAD.size + len(_descriptor_bytes(self))
+
+
+def _descriptor(entry: ChunkEntry) -> dict:
+    return {
+        "table": entry.table,
+        "key": list(entry.series_key),
+        "t_min": entry.t_min,
+        "t_max": entry.t_max,
+        "rows": entry.rows,
+        "meta": entry.meta,
+        "blocks": [list(b) for b in entry.blocks],
+    }
+
+
+def _descriptor_bytes(entry: ChunkEntry) -> bytes:
+    return _dumps(_descriptor(entry))
+
+
+def _dumps(obj) -> bytes:
+    return json.dumps(
+        obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    ).encode()
+
+
+def _entry(obj, offset: int) -> ChunkEntry:
+    """Build an entry from parsed descriptor JSON, checking every field's type."""
+    try:
+        blocks = tuple(
+            (str(n), int(o), int(ln), int(c)) for n, o, ln, c in obj["blocks"]
+        )
+        entry = ChunkEntry(
+            offset=offset,
+            table=obj["table"],
+            series_key=tuple(obj["key"]),
+            t_min=obj["t_min"],
+            t_max=obj["t_max"],
+            rows=obj["rows"],
+            meta=obj["meta"],
+            blocks=blocks,
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"malformed chunk descriptor: {exc!r}") from exc
+    if not isinstance(obj["key"], list):
+        raise ValueError("chunk descriptor key is not a list")
+    ints = (entry.t_min, entry.t_max, entry.rows)
+    if not isinstance(entry.table, str) or not all(type(v) is int for v in ints):
+        raise ValueError("malformed chunk descriptor field types")
+    if not isinstance(entry.meta, dict):
+        raise ValueError("chunk descriptor meta is not an object")
+    return entry
+
+
+def write_segment(path: str | Path, chunks: Iterable[Chunk]) -> int:
+    """Write ``chunks`` to a new segment file at ``path``, atomically and durably.
+
+    Parameters
+    ----------
+    path : str or Path
+        Destination; replaced if it exists. Its directory must exist.
+    chunks : iterable of Chunk
+        Written in order; block bytes are copied from the caller's buffers.
+
+    Returns
+    -------
+    int
+        Size of the file in bytes.
+    """
+    descriptors: list[dict] = []
+
+    def parts() -> Iterator[bytes]:
+        # Header, then each chunk's descriptor and blocks, then footer and trailer
+        head = struct.pack("<6sH", MAGIC, FORMAT_VERSION)
+        yield head + struct.pack("<I", zlib.crc32(head))
+        pos = HEADER.size
+        for chunk in chunks:
+            entry = ChunkEntry(
+                offset=pos,
+                table=chunk.table,
+                series_key=tuple(chunk.series_key),
+                t_min=int(chunk.t_min),
+                t_max=int(chunk.t_max),
+                rows=int(chunk.rows),
+                meta=dict(chunk.meta),
+                blocks=(),
+            )
+            # Block offsets depend on the descriptor's length, which depends on them
+            blocks, desc = _place_blocks(entry, chunk.blocks)
+            yield CHUNK_HEAD.pack(CHUNK_MAGIC, len(desc), zlib.crc32(desc))
+            yield desc
+            yield from chunk.blocks.values()
+            descriptors.append({"at": pos, **_descriptor(blocks)})
+            pos = blocks.end
+        footer = _dumps(descriptors)
+        yield footer
+        yield TRAILER.pack(pos, len(footer), zlib.crc32(footer), TRAILER_MAGIC)
+
+    return atomic_write(path, parts())
+
+
+def _place_blocks(entry: ChunkEntry, blocks: dict) -> tuple[ChunkEntry, bytes]:
+    # Iterate to a fixed point: each pass can only lengthen the descriptor's digits
+    lengths = [
+        (str(name), memoryview(b).nbytes, zlib.crc32(b)) for name, b in blocks.items()
+    ]
+    start = entry.offset + CHUNK_HEAD.size
+    desc_len = 0
+    while True:
+        at = start + desc_len
+        placed = []
+        for name, length, crc in lengths:
+            placed.append((name, at, length, crc))
+            at += length
+        candidate = replace(entry, blocks=tuple(placed))
+        desc = _descriptor_bytes(candidate)
+        if len(desc) == desc_len:
+            return candidate, desc
+        desc_len = len(desc)
+
+
+class SegmentReader:
+    """Read chunks from one segment file, checking every checksum.
+
+    Opening reads the header, trailer, footer and inline descriptors; problems there
+    are collected in :attr:`errors` (the chunks found through the inline descriptors
+    stay readable). Blocks are read on demand with ``pread`` and their crc32 checked.
+
+    Raises
+    ------
+    StorageFormatError
+        If the file declares a format version this code does not know.
+    OSError
+        If the file cannot be opened.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        #: Damage found, as CorruptionError values naming file and offset.
+        self.errors: list[CorruptionError] = []
+        self._fd = os.open(self.path, os.O_RDONLY)
+        try:
+            self.size = os.fstat(self._fd).st_size
+            self.entries: list[ChunkEntry] = self._load_index()
+        except BaseException:
+            os.close(self._fd)
+            raise
+
+    def _read(self, offset: int, length: int) -> bytes:
+        return os.pread(self._fd, length, offset)
+
+    def _load_index(self) -> list[ChunkEntry]:
+        # Header: a checksummed unknown version is a newer format, not damage
+        head = self._read(0, HEADER.size)
+        if len(head) < HEADER.size:
+            self.errors.append(corruption(self.path, 0, "segment header cut short"))
+            return []
+        magic, version, crc = HEADER.unpack(head)
+        if magic != MAGIC or zlib.crc32(head[:-4]) != crc:
+            self.errors.append(corruption(self.path, 0, "damaged segment header"))
+        elif version != FORMAT_VERSION:
+            raise StorageFormatError(
+                f"{str(self.path)!r}: segment format version {version} is not "
+                f"supported (this tsengine reads version {FORMAT_VERSION})"
+            )
+
+        # Footer index, checked against the inline descriptors that tile the file
+        footer_at, entries = self._read_footer()
+        if entries is None:
+            return self._walk_descriptors(footer_at)
+        pos = HEADER.size
+        for entry in entries:
+            desc = _descriptor_bytes(entry)
+            want = CHUNK_HEAD.pack(CHUNK_MAGIC, len(desc), zlib.crc32(desc)) + desc
+            if entry.offset != pos or self._read(entry.offset, len(want)) != want:
+                self.errors.append(
+                    corruption(self.path, entry.offset, "damaged chunk descriptor")
+                )
+            pos = entry.end
+        if pos != footer_at:
+            self.errors.append(corruption(self.path, pos, "unindexed bytes"))
+        return entries
+
+    def _read_footer(self) -> tuple[int, list[ChunkEntry] | None]:
+        """Return (footer offset, entries), or (best end guess, None) when damaged."""
+        end = self.size - TRAILER.size
+        if end < HEADER.size:
+            self.errors.append(corruption(self.path, 0, "segment trailer missing"))
+            return max(self.size, HEADER.size), None
+        footer_at, length, crc, magic = TRAILER.unpack(self._read(end, TRAILER.size))
+        problem = None
+        if magic != TRAILER_MAGIC or footer_at + length != end:
+            problem = "damaged segment trailer"
+        else:
+            raw = self._read(footer_at, length)
+            if zlib.crc32(raw) != crc:
+                problem = "footer crc32 mismatch"
+            else:
+                try:
+                    objs = json.loads(raw)
+                    return footer_at, [_entry(obj, obj["at"]) for obj in objs]
+                except (ValueError, TypeError, KeyError) as exc:
+                    problem = f"malformed footer: {exc}"
+        where = footer_at if problem != "damaged segment trailer" else end
+        self.errors.append(corruption(self.path, where, problem + "; scanning chunks"))
+        return self.size, None
+
+    def _walk_descriptors(self, limit: int) -> list[ChunkEntry]:
+        """Recover the index from the inline descriptors, skipping damaged ones."""
+        entries: list[ChunkEntry] = []
+        data = self._read(0, limit)
+        pos = HEADER.size
+        while pos < len(data):
+            entry = self._parse_inline(data, pos)
+            if entry is not None:
+                entries.append(entry)
+                pos = entry.end
+                continue
+            # Skip to the next chunk that checks out; the index follows the last one
+            nxt = data.find(CHUNK_MAGIC, pos + 1)
+            while nxt >= 0 and self._parse_inline(data, nxt) is None:
+                nxt = data.find(CHUNK_MAGIC, nxt + 1)
+            end = len(data) if nxt < 0 else nxt
+            detail = f"no valid chunk in bytes {pos} to {end}"
+            if nxt < 0:
+                detail += " (the damaged index, or chunks lost with it)"
+            self.errors.append(corruption(self.path, pos, detail))
+            if nxt < 0:
+                break
+            pos = nxt
+        return entries
+
+    @staticmethod
+    def _parse_inline(data: bytes, pos: int) -> ChunkEntry | None:
+        if len(data) - pos < CHUNK_HEAD.size:
+            return None
+        magic, length, crc = CHUNK_HEAD.unpack_from(data, pos)
+        raw = data[pos + CHUNK_HEAD.size : pos + CHUNK_HEAD.size + length]
+        if magic != CHUNK_MAGIC or len(raw) != length or zlib.crc32(raw) != crc:
+            return None
+        try:
+            entry = _entry(json.loads(raw), pos)
+        except ValueError:
+            return None
+        return entry if entry.end <= len(data) else None
+
+    def read_block(self, entry: ChunkEntry, name: str) -> bytes:
+        """Bytes of column ``name`` of ``entry``, checked against their crc32.
+
+        Raises
+        ------
+        CorruptionError
+            Naming the file and the block's offset, if the bytes do not match.
+        KeyError
+            If the chunk has no column ``name``.
+        """
+        for block_name, offset, length, crc in entry.blocks:
+            if block_name == name:
+                data = self._read(offset, length)
+                if len(data) != length or zlib.crc32(data) != crc:
+                    raise corruption(
+                        self.path,
+                        offset,
+                        f"block {name!r} of table {entry.table!r} series "
+                        f"{entry.series_key!r}: crc32 mismatch",
+                    )
+                return data
+        raise KeyError(f"chunk has no column {name!r}; it has {entry.blocks!r}")
+
+    def read_chunk(self, entry: ChunkEntry) -> Chunk:
+        """The whole chunk with all its blocks; any damaged block raises."""
+        blocks = {b[0]: self.read_block(entry, b[0]) for b in entry.blocks}
+        return Chunk(
+            entry.table,
+            entry.series_key,
+            entry.t_min,
+            entry.t_max,
+            entry.rows,
+            blocks,
+            dict(entry.meta),
+        )
+
+    def chunks(self, errors: list | None = None) -> Iterator[Chunk]:
+        """Yield every readable chunk; damaged ones are appended to ``errors``."""
+        for entry in self.entries:
+            try:
+                yield self.read_chunk(entry)
+            except CorruptionError as err:
+                if errors is None:
+                    raise
+                errors.append(err)
+
+    def close(self) -> None:
+        """Close the file descriptor."""
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+    def __enter__(self) -> SegmentReader:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
