@@ -1,0 +1,251 @@
+"""Numba kernels of ALP, the adaptive lossless float codec (Afroozeh, Kuffo, Boncz,
+SIGMOD 2024), written from the paper's description.
+
+A double ``x`` that was printed with few decimals is, after multiplying by ``10**e`` and
+dividing by ``10**f``, (nearly) an integer ``d``. ALP stores ``d`` and decodes
+``d * 10**f * 10**-e``; a value whose decode is not bit-identical to ``x`` becomes an
+exception stored whole. The encoder checks every value with the very expression the
+decoder uses, so the round trip is exact by construction: no value is ever trusted to
+come back right, each one is verified.
+
+Choosing ``(e, f)`` is done by sampling in two levels, as the paper describes: a few
+vectors of the block are searched over all 190 pairs, the most frequent winners are kept
+(at most ``TOP_K``), and every vector then picks the cheapest of those on a sample of
+its own values.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from tsengine._config import NJIT
+from tsengine.codecs._bitpack import _pack, _unpack, _width
+
+VECTOR = 1024
+MAX_E = 18
+TOP_K = 5
+EXC_BITS = 80
+SAMPLE_VECTORS = 8
+SAMPLE_VALUES = 32
+
+# Powers of ten; both tables are correctly rounded doubles (1e0..1e18 are exact).
+F10 = np.array([10.0**i for i in range(MAX_E + 1)], dtype=np.float64)
+IF10 = np.array([float(f"1e-{i}") for i in range(MAX_E + 1)], dtype=np.float64)
+
+# Adding then subtracting 1.5 * 2**52 rounds a double below 2**51 to an integer.
+_MAGIC = 6755399441055744.0
+_LIMIT = 2251799813685248.0
+_NEG_ZERO = np.uint64(0x8000000000000000)
+
+
+@numba.njit(**NJIT)
+def _scale(x, e, f):
+    """Digits of ``x`` under (e, f); the second item is False when out of range."""
+    s = x * F10[e] * IF10[f]
+    if not (s > -_LIMIT and s < _LIMIT):
+        return np.int64(0), False
+    return np.int64((s + _MAGIC) - _MAGIC), True
+
+
+@numba.njit(**NJIT)
+def _unscale(d, e, f):
+    """The decoder's expression; the encoder calls it too, so both agree bit for bit."""
+    return np.float64(d) * F10[f] * IF10[e]
+
+
+@numba.njit(**NJIT)
+def _encodes(x, xb, e, f):
+    """Digits of ``x`` and whether they decode to exactly the bits ``xb``."""
+    d, ok = _scale(x, e, f)
+    if not ok:
+        return d, False
+    # Equal finite doubles have equal bits, except 0.0 == -0.0.
+    return d, _unscale(d, e, f) == x and xb != _NEG_ZERO
+
+
+@numba.njit(**NJIT)
+def _sample_cost(x, xb, lo, m, step, count, e, f):
+    """Estimated bits of a vector of ``m`` values under (e, f) from ``count`` samples."""
+    dmin = np.int64(0)
+    dmax = np.int64(0)
+    seen = False
+    exc = 0
+    for k in range(count):
+        i = lo + k * step
+        d, ok = _encodes(x[i], xb[i], e, f)
+        if not ok:
+            exc += 1
+            continue
+        if not seen or d < dmin:
+            dmin = d
+        if not seen or d > dmax:
+            dmax = d
+        seen = True
+    width = _width(np.uint64(dmax) - np.uint64(dmin)) if seen else 0
+    return m * width + (exc * m * EXC_BITS) // count
+
+
+@numba.njit(**NJIT)
+def _sample_grid(m):
+    """(step, count) of an evenly spaced sample of a vector of ``m`` values."""
+    count = min(m, SAMPLE_VALUES)
+    return max(1, m // count), count
+
+
+@numba.njit(**NJIT)
+def _top_combos(x, xb):
+    """First sampling level: the (e, f) pairs that win most often across the block.
+
+    Returns an int64 array of shape (k, 2), best first, and the mean estimated bits
+    per value of the winners.
+    """
+    n = x.shape[0]
+    nvec = (n + VECTOR - 1) // VECTOR
+    picks = min(nvec, SAMPLE_VECTORS)
+    wins = np.zeros((MAX_E + 1, MAX_E + 1), dtype=np.int64)
+    costs = np.zeros((MAX_E + 1, MAX_E + 1), dtype=np.int64)
+    total = 0
+    for s in range(picks):
+        v = (s * nvec) // picks
+        lo = v * VECTOR
+        m = min(n, lo + VECTOR) - lo
+        step, count = _sample_grid(m)
+        best = np.int64(-1)
+        be = 0
+        bf = 0
+        for e in range(MAX_E, -1, -1):
+            for f in range(e, -1, -1):
+                c = _sample_cost(x, xb, lo, m, step, count, e, f)
+                if best < 0 or c < best:
+                    best, be, bf = c, e, f
+        wins[be, bf] += 1
+        costs[be, bf] += best
+        total += best
+
+    # Rank by wins, then by cheaper total cost.
+    out = np.zeros((TOP_K, 2), dtype=np.int64)
+    k = 0
+    while k < TOP_K:
+        bw = 0
+        bc = 0
+        be = -1
+        bf = -1
+        for e in range(MAX_E + 1):
+            for f in range(e + 1):
+                w = wins[e, f]
+                if w > bw or (w == bw and w > 0 and costs[e, f] < bc):
+                    bw, bc, be, bf = w, costs[e, f], e, f
+        if be < 0:
+            break
+        out[k, 0] = be
+        out[k, 1] = bf
+        wins[be, bf] = 0
+        k += 1
+    return out[:k], total / max(1, picks) / VECTOR
+
+
+@numba.njit(**NJIT)
+def _encode(x, combos, bases, exps, facs, widths, counts, words, exc_vals, exc_pos):
+    """Encode float64 ``x`` vector by vector; returns (words used, exceptions used)."""
+    n = x.shape[0]
+    xb = x.view(np.uint64)
+    digits = np.empty(VECTOR, dtype=np.int64)
+    wo = 0
+    ne = 0
+    for v in range((n + VECTOR - 1) // VECTOR):
+        lo = v * VECTOR
+        m = min(n, lo + VECTOR) - lo
+
+        # Second sampling level: this vector's cheapest pair among the block's best.
+        e = combos[0, 0]
+        f = combos[0, 1]
+        if combos.shape[0] > 1:
+            step, count = _sample_grid(m)
+            best = np.int64(-1)
+            for c in range(combos.shape[0]):
+                cost = _sample_cost(
+                    x, xb, lo, m, step, count, combos[c, 0], combos[c, 1]
+                )
+                if best < 0 or cost < best:
+                    best, e, f = cost, combos[c, 0], combos[c, 1]
+
+        # Digits and exceptions; an exception's slot borrows a valid digit so that it
+        # does not widen the frame of reference.
+        start = ne
+        fill = np.int64(0)
+        have_fill = False
+        for i in range(m):
+            d, ok = _encodes(x[lo + i], xb[lo + i], e, f)
+            if ok:
+                digits[i] = d
+                if not have_fill:
+                    fill = d
+                    have_fill = True
+            else:
+                digits[i] = 0
+                exc_vals[ne] = xb[lo + i]
+                exc_pos[ne] = i
+                ne += 1
+        for k in range(start, ne):
+            digits[exc_pos[k]] = fill
+
+        # Frame of reference over the digits, then pack.
+        dmin = digits[0]
+        dmax = digits[0]
+        for i in range(m):
+            dmin = min(dmin, digits[i])
+            dmax = max(dmax, digits[i])
+        w = _width(np.uint64(dmax) - np.uint64(dmin))
+        bases[v] = dmin
+        exps[v] = e
+        facs[v] = f
+        widths[v] = w
+        counts[v] = ne - start
+        wo = _pack(digits, 0, m, np.uint64(dmin), w, words, wo)
+    return wo, ne
+
+
+@numba.njit(**NJIT)
+def _check(exps, facs, widths, counts, n):
+    """Validate vector headers; returns (first bad vector or -1, words, exceptions)."""
+    nwords = 0
+    nexc = 0
+    for v in range(widths.shape[0]):
+        length = min(n - v * VECTOR, VECTOR)
+        if exps[v] > MAX_E or facs[v] > exps[v] or widths[v] > 64 or counts[v] > length:
+            return v, 0, 0
+        nwords += (length * np.int64(widths[v]) + 63) // 64
+        nexc += np.int64(counts[v])
+    return -1, nwords, nexc
+
+
+@numba.njit(**NJIT)
+def _decode(words, exc_vals, exc_pos, bases, exps, facs, widths, counts, out):
+    """Decode every vector into ``out`` (float64); -1 or the index of a bad exception.
+
+    Headers were checked by ``_check`` and section sizes by the caller; exception
+    positions are checked here.
+    """
+    n = out.shape[0]
+    ob = out.view(np.uint64)
+    tmp = np.empty(VECTOR, dtype=np.uint64)
+    wo = 0
+    e_idx = 0
+    for v in range(widths.shape[0]):
+        lo = v * VECTOR
+        m = min(n, lo + VECTOR) - lo
+        w = np.int64(widths[v])
+        e = np.int64(exps[v])
+        f = np.int64(facs[v])
+        _unpack(words, wo, m, w, np.uint64(bases[v]), tmp, 0)
+        wo += (m * w + 63) // 64
+        for i in range(m):
+            out[lo + i] = _unscale(np.int64(tmp[i]), e, f)
+        for _ in range(np.int64(counts[v])):
+            pos = np.int64(exc_pos[e_idx])
+            if pos >= m:
+                return e_idx
+            ob[lo + pos] = exc_vals[e_idx]
+            e_idx += 1
+    return -1

@@ -1,0 +1,284 @@
+"""ALP float64 codec (decimal scaling, frame of reference, patched exceptions) and its
+ALP-RD fallback for doubles that are not decimals. Kernels live in ``_alp_kernels`` and
+``_alp_rd_kernels``; this module owns the byte layouts and validates them.
+
+ALP payload, for ``n`` values in ``nvec`` vectors of 1024, little-endian::
+
+    bases       nvec x i64    frame-of-reference base of the digits
+    exc_counts  nvec x u16    (<= vector length)
+    exponents   nvec x u8     e  (<= 18)
+    factors     nvec x u8     f  (<= e)
+    widths      nvec x u8     packed digit width (<= 64)
+    words       sum of words_for(len_i, width_i) x u64
+    exc_values  total exceptions x u64   (the exact bits)
+    exc_pos     total exceptions x u16   (< vector length)
+
+ALP-RD payload::
+
+    r           u8            right bits, 48..63
+    b           u8            index bits, 0..3
+    dictionary  2**b x u16    left parts
+    exc_counts  nvec x u16
+    rights      words_for(n, r) x u64
+    indices     words_for(n, b) x u64
+    exc_lefts   total exceptions x u16
+    exc_pos     total exceptions x u16
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tsengine.codecs import _alp_kernels as K
+from tsengine.codecs import _alp_rd_kernels as RD
+from tsengine.codecs import _frame
+from tsengine.codecs._bitpack import words_for
+from tsengine.codecs._frame import Where, section
+
+VECTOR = 1024
+_META = 8 + 2 + 1 + 1 + 1
+#: ALP is tried first; at or above this many bits per value ALP-RD is tried too.
+RD_THRESHOLD = 48.0
+
+
+def as_float64(values: np.ndarray) -> np.ndarray:
+    """Return a contiguous 1-D float64 array or raise TypeError naming the dtype."""
+    arr = np.asarray(values)
+    if arr.ndim != 1 or arr.dtype != np.float64:
+        raise TypeError(
+            f"float64 column needs a 1-D float64 array, got {arr.dtype!r} with shape "
+            f"{arr.shape!r}"
+        )
+    return np.ascontiguousarray(arr)
+
+
+def _vector_lengths(n: int) -> np.ndarray:
+    nvec = -(-n // VECTOR)
+    lens = np.full(nvec, VECTOR, dtype=np.int64)
+    if nvec:
+        lens[-1] = n - VECTOR * (nvec - 1)
+    return lens
+
+
+# -- ALP -------------------------------------------------------------------------
+
+
+def encode_alp_payload(x: np.ndarray) -> bytes:
+    """ALP payload of the float64 array ``x`` (no fallback)."""
+    n = len(x)
+    if n == 0:
+        return b""
+    combos, _ = K._top_combos(x, x.view(np.uint64))
+    nvec = -(-n // VECTOR)
+    bases = np.empty(nvec, dtype=np.int64)
+    exps = np.empty(nvec, dtype=np.uint8)
+    facs = np.empty(nvec, dtype=np.uint8)
+    widths = np.empty(nvec, dtype=np.uint8)
+    counts = np.empty(nvec, dtype=np.uint16)
+    words = np.zeros(n + nvec, dtype=np.uint64)
+    exc_vals = np.empty(n, dtype=np.uint64)
+    exc_pos = np.empty(n, dtype=np.uint16)
+    nw, ne = K._encode(
+        x, combos, bases, exps, facs, widths, counts, words, exc_vals, exc_pos
+    )
+    return b"".join(
+        [
+            bases.astype("<i8").tobytes(),
+            counts.astype("<u2").tobytes(),
+            exps.tobytes(),
+            facs.tobytes(),
+            widths.tobytes(),
+            words[:nw].astype("<u8").tobytes(),
+            exc_vals[:ne].astype("<u8").tobytes(),
+            exc_pos[:ne].astype("<u2").tobytes(),
+        ]
+    )
+
+
+def decode_alp_payload(buf: np.ndarray, n: int, where: Where) -> np.ndarray:
+    """Decode ``n`` doubles from an ALP payload (uint8), checking every length first."""
+    end = len(buf)
+    if n == 0:
+        if end:
+            raise where.fail(0, f"{end} payload bytes for an empty block")
+        return np.empty(0, dtype=np.float64)
+    nvec = -(-n // VECTOR)
+    meta = nvec * _META
+    if meta > end:
+        raise where.fail(0, f"{nvec} vector headers need {meta} bytes, {end} present")
+    bases = section(buf, 0, "<i8", nvec)
+    counts = section(buf, 8 * nvec, "<u2", nvec)
+    exps = section(buf, 10 * nvec, "u1", nvec)
+    facs = section(buf, 11 * nvec, "u1", nvec)
+    widths = section(buf, 12 * nvec, "u1", nvec)
+
+    # Metadata ranges, then the section sizes they imply.
+    bad, nwords, nexc = K._check(exps, facs, widths, counts, n)
+    if bad >= 0:
+        raise where.fail(
+            10 * nvec + bad,
+            f"vector {bad}: e={int(exps[bad])!r} f={int(facs[bad])!r} "
+            f"width={int(widths[bad])!r} exceptions={int(counts[bad])!r} out of range",
+        )
+    p_vals = meta + 8 * nwords
+    p_pos = p_vals + 8 * nexc
+    if p_pos + 2 * nexc != end:
+        raise where.fail(
+            meta,
+            f"sections need {p_pos + 2 * nexc - meta} bytes after the vector "
+            f"headers, {end - meta} present",
+        )
+
+    out = np.empty(n, dtype=np.float64)
+    err = K._decode(
+        section(buf, meta, "<u8", nwords),
+        section(buf, p_vals, "<u8", nexc),
+        section(buf, p_pos, "<u2", nexc),
+        bases,
+        exps,
+        facs,
+        widths,
+        counts,
+        out,
+    )
+    if err >= 0:
+        raise where.fail(p_pos + 2 * err, "exception position outside its vector")
+    return out
+
+
+# -- ALP-RD ----------------------------------------------------------------------
+
+
+def encode_rd_payload(x: np.ndarray) -> bytes:
+    """ALP-RD payload of the float64 array ``x``."""
+    n = len(x)
+    if n == 0:
+        return b""
+    xb = x.view(np.uint64)
+    r, b, dictionary, _ = RD._choose(xb)
+    dictionary = np.resize(dictionary, 1 << b)
+    nvec = -(-n // VECTOR)
+    rights = np.zeros(words_for(n, r), dtype=np.uint64)
+    codes = np.zeros(words_for(n, b), dtype=np.uint64)
+    counts = np.empty(nvec, dtype=np.uint16)
+    exc_lefts = np.empty(n, dtype=np.uint16)
+    exc_pos = np.empty(n, dtype=np.uint16)
+    ne = RD._encode(xb, r, b, dictionary, rights, codes, counts, exc_lefts, exc_pos)
+    return b"".join(
+        [
+            bytes([r, b]),
+            dictionary.astype("<u2").tobytes(),
+            counts.astype("<u2").tobytes(),
+            rights.astype("<u8").tobytes(),
+            codes.astype("<u8").tobytes(),
+            exc_lefts[:ne].astype("<u2").tobytes(),
+            exc_pos[:ne].astype("<u2").tobytes(),
+        ]
+    )
+
+
+def decode_rd_payload(buf: np.ndarray, n: int, where: Where) -> np.ndarray:
+    """Decode ``n`` doubles from an ALP-RD payload (uint8), checking lengths first."""
+    end = len(buf)
+    if n == 0:
+        if end:
+            raise where.fail(0, f"{end} payload bytes for an empty block")
+        return np.empty(0, dtype=np.float64)
+    if end < 2:
+        raise where.fail(0, "payload ends inside the cut parameters")
+    r, b = int(buf[0]), int(buf[1])
+    if not 64 - RD.MAX_LEFT <= r <= 63 or b > RD.MAX_INDEX_BITS:
+        raise where.fail(0, f"cut r={r!r} or index bits b={b!r} out of range")
+    size = 1 << b
+    nvec = -(-n // VECTOR)
+    p_counts = 2 + 2 * size
+    p_rights = p_counts + 2 * nvec
+    if p_rights > end:
+        raise where.fail(2, "payload ends inside the dictionary or exception counts")
+    dictionary = section(buf, 2, "<u2", size).astype(np.uint64)
+    counts = section(buf, p_counts, "<u2", nvec)
+    if (counts > _vector_lengths(n)).any():
+        raise where.fail(p_counts, "more exceptions than values in a vector")
+    nexc = int(counts.sum(dtype=np.int64))
+    p_codes = p_rights + 8 * words_for(n, r)
+    p_lefts = p_codes + 8 * words_for(n, b)
+    p_pos = p_lefts + 2 * nexc
+    if p_pos + 2 * nexc != end:
+        raise where.fail(
+            p_rights,
+            f"sections need {p_pos + 2 * nexc - p_rights} bytes, "
+            f"{end - p_rights} present",
+        )
+
+    out = np.empty(n, dtype=np.uint64)
+    err = RD._decode(
+        section(buf, p_rights, "<u8", words_for(n, r)),
+        section(buf, p_codes, "<u8", words_for(n, b)),
+        section(buf, p_lefts, "<u2", nexc),
+        section(buf, p_pos, "<u2", nexc),
+        r,
+        b,
+        dictionary,
+        counts,
+        out,
+    )
+    if err >= 0:
+        raise where.fail(p_pos + 2 * err, "exception position outside its vector")
+    return out.view(np.float64)
+
+
+# -- public API --------------------------------------------------------------------
+
+
+def choose_payload(x: np.ndarray) -> tuple[str, bytes]:
+    """ALP, or ALP-RD when the values are not decimals and RD comes out smaller."""
+    payload = encode_alp_payload(x)
+    if len(x) and len(payload) * 8 >= RD_THRESHOLD * len(x):
+        rd = encode_rd_payload(x)
+        if len(rd) < len(payload):
+            return "alp-rd", rd
+    return "alp", payload
+
+
+def encode_alp(values: np.ndarray, mode: str = "auto") -> bytes:
+    """Encode float64 values with ALP into one block.
+
+    Parameters
+    ----------
+    values : numpy.ndarray
+        1-D float64; any bit pattern (NaN payloads, -0.0, subnormals, inf) round-trips.
+    mode : {"auto", "alp", "alp-rd"}
+        ``"auto"`` falls back to ALP-RD when decimal scaling does not pay.
+
+    Examples
+    --------
+    >>> x = np.round(np.linspace(0, 100, 5000), 2)
+    >>> y = decode_alp(encode_alp(x))
+    >>> bool((y.view(np.uint64) == x.view(np.uint64)).all())
+    True
+    """
+    x = as_float64(values)
+    if mode == "auto":
+        codec, payload = choose_payload(x)
+    elif mode == "alp":
+        codec, payload = "alp", encode_alp_payload(x)
+    elif mode == "alp-rd":
+        codec, payload = "alp-rd", encode_rd_payload(x)
+    else:
+        raise ValueError(f"unknown ALP mode {mode!r}; expected 'auto', 'alp', 'alp-rd'")
+    return _frame.build(codec, "float64", len(x), payload)
+
+
+def decode_alp(buf, *, source: str = "<memory>", offset: int = 0) -> np.ndarray:
+    """Decode an ALP or ALP-RD block into a new float64 array.
+
+    Raises
+    ------
+    CorruptionError
+        If the block fails its checksum or its layout, naming ``source`` and the
+        absolute byte offset (``offset`` is where ``buf`` starts in the source).
+    """
+    frame, payload, where = _frame.open_payload(buf, source, offset, ("alp", "alp-rd"))
+    if frame.codec_name == "alp":
+        return decode_alp_payload(payload, frame.count, where)
+    return decode_rd_payload(payload, frame.count, where)
