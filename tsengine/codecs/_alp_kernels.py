@@ -66,7 +66,7 @@ def _encodes(x, xb, e, f):
 
 @numba.njit(**NJIT)
 def _sample_cost(x, xb, lo, m, step, count, e, f):
-    """Estimated bits of a vector of ``m`` values under (e, f) from ``count`` samples."""
+    """Estimated bits for ``m`` values under (e, f), from ``count`` samples."""
     dmin = np.int64(0)
     dmax = np.int64(0)
     seen = False

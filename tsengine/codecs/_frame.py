@@ -15,8 +15,8 @@ Every encoded block, whatever its codec, is one frame (all integers little-endia
     ...           validity section, then payload section; the frame ends exactly there
 
 The validity section is a boolean payload (see ``booleans``) of ``count`` flags; the
-payload then holds only the present values. When ``FLAG_ZSTD`` is set the payload section
-is a zstd frame that inflates to the codec's own payload.
+payload then holds only the present values. When ``FLAG_ZSTD`` is set the payload
+section is a zstd frame that inflates to the codec's own payload.
 """
 
 from __future__ import annotations

@@ -192,7 +192,7 @@ def encode(values: np.ndarray) -> bytes:
 
 
 def decode(buf: np.ndarray, pos: int, m: int, end: int, where: Where):
-    """Decode ``m`` values from ``buf[pos:end]`` (uint8); return (uint64 array, next pos).
+    """Decode ``m`` values from ``buf[pos:end]`` (uint8); return (uint64s, next pos).
 
     Every section length is checked against ``end`` before the kernel runs.
     """

@@ -65,7 +65,7 @@ def as_int64(values: np.ndarray, kind: str) -> np.ndarray:
 
 
 def _step_of(v: np.ndarray) -> int | None:
-    """The common difference if ``v`` is an arithmetic sequence (wrapping), else None."""
+    """The common (wrapping) difference if ``v`` is arithmetic, else None."""
     if len(v) < 2:
         return 0
     d = np.diff(v)
