@@ -47,16 +47,18 @@ def test_round_trip_and_no_leftovers(tmp_path, monkeypatch):
     assert body["wal_seq"] == 41 and body["version"] == 1
 
 
-def test_replacement_keeps_order_of_tables(tmp_path):
+def test_replacement_keeps_order_of_tables_and_fields(tmp_path):
     first = sample()
     save_manifest(tmp_path, first)
     second = sample()
-    second.tables = {"b": {}, "a": {}}
+    second.tables = {"b": {"fields": {"z": "int64", "a": "bool"}}, "a": {}}
     second.wal_seq = 99
     save_manifest(tmp_path, second)
     loaded = load_manifest(tmp_path)
     assert loaded.wal_seq == 99
-    assert set(loaded.tables) == {"a", "b"}
+    # Order is meaningful (creation order, column order) and must survive
+    assert list(loaded.tables) == ["b", "a"]
+    assert list(loaded.tables["b"]["fields"]) == ["z", "a"]
 
 
 def test_every_flipped_byte_is_an_error(tmp_path):
@@ -83,7 +85,7 @@ def test_newer_version_is_a_format_error(tmp_path):
     del body["crc32"]
     body["version"] = 7
     canonical = json.dumps(
-        body, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+        body, separators=(",", ":"), ensure_ascii=False
     ).encode()
     body["crc32"] = zlib.crc32(canonical)
     path.write_text(json.dumps(body))
@@ -102,7 +104,7 @@ def test_malformed_field_is_corruption(tmp_path):
         "state": {},
     }
     canonical = json.dumps(
-        body, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+        body, separators=(",", ":"), ensure_ascii=False
     ).encode()
     body["crc32"] = zlib.crc32(canonical)
     (tmp_path / MANIFEST_NAME).write_text(json.dumps(body))

@@ -40,11 +40,28 @@ def segment_name(number: int) -> str:
 
 @dataclass
 class SegmentRecord:
-    """A live segment file: its name, size in bytes and bytes per table."""
+    """A live segment file.
+
+    Attributes
+    ----------
+    file : str
+        Name inside ``segments/``.
+    size : int
+        File size in bytes.
+    chunks : int
+        Chunks the file holds.
+    tables : dict of str to int
+        Bytes of the file's blocks per table.
+    dead : list of int
+        Offsets of chunks that no longer hold live data (merged away, or a ring
+        snapshot replaced by a later one); recovery skips them.
+    """
 
     file: str
     size: int
+    chunks: int = 0
     tables: dict[str, int] = field(default_factory=dict)
+    dead: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -82,19 +99,20 @@ def _body(manifest: Manifest) -> dict:
 
 def _canonical(body: dict) -> bytes:
     return json.dumps(
-        body, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+        body, separators=(",", ":"), ensure_ascii=False
     ).encode()
 
 
 def save_manifest(directory: str | Path, manifest: Manifest) -> None:
     """Replace ``directory/manifest.json`` atomically and durably.
 
-    The checksum covers the canonical JSON (sorted keys, no spaces) of every other
-    field; the file itself is indented so people can read it.
+    The checksum covers the compact JSON (no spaces, keys in their order: the order
+    of tables and of their fields is meaningful) of every other field; the file
+    itself is indented so people can read it.
     """
     body = _body(manifest)
     body["crc32"] = zlib.crc32(_canonical(body))
-    text = json.dumps(body, sort_keys=True, indent=1, ensure_ascii=False) + "\n"
+    text = json.dumps(body, indent=1, ensure_ascii=False) + "\n"
     atomic_write(Path(directory) / MANIFEST_NAME, [text.encode()])
 
 

@@ -1,6 +1,7 @@
 """Payloads of write-ahead log records: table definitions and write calls.
 
-A table definition is UTF-8 JSON with sorted keys. A write call is every table it
+A table definition is compact UTF-8 JSON, keys in the caller's order (the order of
+fields is the table's column order). A write call is every table it
 touches, each serialised in the Arrow IPC stream format, which keeps values, nulls,
 NaN payloads and types exact::
 
@@ -41,7 +42,7 @@ def encode_definition(definition: Mapping) -> bytes:
     b'{"name":"pump","tags":["site"]}'
     """
     return json.dumps(
-        definition, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+        definition, separators=(",", ":"), ensure_ascii=False
     ).encode()
 
 

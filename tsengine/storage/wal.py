@@ -41,11 +41,14 @@ DURABILITY_MODES = ("sync", "interval", "none")
 
 
 class Record(NamedTuple):
-    """One replayed log record: sequence number, kind and payload bytes."""
+    """One replayed log record: sequence number, kind, payload bytes, and the file
+    and byte offset it was read from."""
 
     seq: int
     kind: int
     payload: bytes
+    path: Path
+    offset: int
 
 
 class _LogFile(NamedTuple):
@@ -243,7 +246,7 @@ class WriteAheadLog:
             head = fmt.RECORD_HEADER.unpack_from(data, rec.offset)
             if len(payload) != rec.length or zlib.crc32(payload) != head[6]:
                 raise corruption(rec.path, rec.offset, "record changed since open")
-            yield Record(rec.seq, rec.kind, payload)
+            yield Record(rec.seq, rec.kind, payload, rec.path, rec.offset)
 
     # -- appending -------------------------------------------------------------------
 
