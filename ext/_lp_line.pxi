@@ -62,7 +62,7 @@ ctypedef struct Cursor:
 
 ctypedef struct Cache:
     # the previous line's token at the same position: lines of one source repeat
-    # their names, so a memcmp usually replaces hashing
+    # their names, so a comparison usually replaces hashing
     const uint8_t* p
     Py_ssize_t n
     int32_t id
@@ -152,7 +152,7 @@ cdef inline int32_t lookup(State* s, Intern* t, Cache* c, const uint8_t* p,
     """Id of the unescaped token ``p[:q]``: -1 out of memory, -2 invalid UTF-8."""
     cdef Py_ssize_t n = q - p, m
     cdef int32_t i
-    if c.p != NULL and c.n == n and memcmp(c.p, p, n) == 0:
+    if c.p != NULL and c.n == n and same_bytes(c.p, p, n):
         return c.id
     if flags & 2 and not utf8_valid(p, n):
         return -2
@@ -181,27 +181,50 @@ cdef inline int set_aux(ErrRec* e, int aux) noexcept nogil:
     return e.code
 
 
-cdef int parse_number(State* s, Item* it, const uint8_t* v0,
-                      const uint8_t* q) noexcept nogil:
-    """Parse an unquoted numeric value into ``it``; 0 or an ER_ code."""
+cdef inline bint value_end(const uint8_t* p, const uint8_t* end) noexcept nogil:
+    return p >= end or CLS[p[0]] & C_VAL_END
+
+
+cdef int parse_number(State* s, Item* it, const uint8_t* v0, const uint8_t* end,
+                      const uint8_t** stop) noexcept nogil:
+    """Parse the unquoted numeric value at ``v0`` into ``it``; 0 or an ER_ code.
+
+    One scan reads the float grammar; an ``i`` or ``u`` right after it makes the
+    value an integer. ``stop`` receives the end of the value token.
+    """
+    cdef Decimal d
+    cdef const uint8_t* q = scan_decimal(v0, end, &d)
     cdef int rc
     cdef int64_t i = 0
     cdef uint64_t u = 0
-    cdef double d = 0.0
-    if q[-1] == 105:
-        it.kind = K_INT
-        rc = parse_int(v0, q - 1, &i)
-        it.val = i
-        return 0 if rc == NUM_OK else (ER_INT if rc == NUM_SYNTAX else ER_INT_RANGE)
-    if q[-1] == 117:
+    cdef double x = 0.0
+    stop[0] = q
+    if d.valid and value_end(q, end):
+        it.kind = K_FLOAT
+        rc = decimal_value(&d, v0, q, &x, &s.numbuf)
+        memcpy(&it.val, &x, 8)
+        return 0 if rc == NUM_OK else ER_FLOAT_RANGE
+    if q < end and (q[0] == 105 or q[0] == 117) and value_end(q + 1, end):
+        stop[0] = q + 1
+        if q[0] == 105:
+            it.kind = K_INT
+            rc = parse_int(v0, q, &i)
+            it.val = i
+            return 0 if rc == NUM_OK else (ER_INT if rc == NUM_SYNTAX else ER_INT_RANGE)
         it.kind = K_UINT
-        rc = parse_uint(v0, q - 1, &u)
+        rc = parse_uint(v0, q, &u)
         it.val = <int64_t>u
         return 0 if rc == NUM_OK else (ER_UINT if rc == NUM_SYNTAX else ER_UINT_RANGE)
-    it.kind = K_FLOAT
-    rc = parse_float(v0, q, &d, &s.numbuf)
-    memcpy(&it.val, &d, 8)
-    return 0 if rc == NUM_OK else (ER_FLOAT if rc == NUM_SYNTAX else ER_FLOAT_RANGE)
+
+    # not a number: the error names the whole token, typed by its last byte
+    while not value_end(q, end):
+        q += 1
+    stop[0] = q
+    if q[-1] == 105:
+        return ER_INT
+    if q[-1] == 117:
+        return ER_UINT
+    return ER_FLOAT
 
 
 cdef int parse_line(State* s, Cursor* cur, ErrRec* e, int64_t factor,
@@ -217,6 +240,7 @@ cdef int parse_line(State* s, Cursor* cur, ErrRec* e, int64_t factor,
     cdef int32_t kid, vid, sline
     cdef uint8_t c, high
     cdef int64_t ts
+    cdef uint64_t u
     cdef Item* it
     cdef Cache* cache = s.caches
 
@@ -371,10 +395,7 @@ cdef int parse_line(State* s, Cursor* cur, ErrRec* e, int64_t factor,
             it.val = b
             p = q
         elif c == 45 or c == 46 or 48 <= c <= 57:
-            q = v0
-            while q < end and not CLS[q[0]] & C_VAL_END:
-                q += 1
-            rc = parse_number(s, it, v0, q)
+            rc = parse_number(s, it, v0, end, &q)
             if rc != 0:
                 return fail(e, rc, cur, v0, v0, q, k0, v0 - 1)
             p = q
@@ -397,18 +418,26 @@ cdef int parse_line(State* s, Cursor* cur, ErrRec* e, int64_t factor,
             return 0
         break
 
-    # timestamp: an integer in the request's precision, then the end of the line
+    # timestamp: an integer in the request's precision, then the end of the line;
+    # digits are summed while scanning, and only long ones take the checked parser
     q = p
-    while q < end and CLS[q[0]] & C_TIME:
+    if q < end and q[0] == 45:
         q += 1
-    if q == p or (q < end and q[0] != 32 and q[0] != 10 and q[0] != 13):
+    k0 = q
+    u = 0
+    while q < end and <uint64_t>q[0] - 48 <= 9:
+        u = u * 10 + (q[0] - 48)
+        q += 1
+    if q == k0 or (q < end and q[0] != 32 and q[0] != 10 and q[0] != 13):
         while q < end and q[0] != 32 and q[0] != 10 and q[0] != 13:
             q += 1
         return fail(e, ER_TIME, cur, p, p, q, p, p)
-    rc = parse_int(p, q, &ts)
-    if rc != NUM_OK:
-        return fail(e, ER_TIME if rc == NUM_SYNTAX else ER_TIME_RANGE, cur, p, p, q,
-                    p, p)
+    if q - k0 <= 19:
+        if u > (9223372036854775808ULL if k0 != p else 9223372036854775807ULL):
+            return fail(e, ER_TIME_RANGE, cur, p, p, q, p, p)
+        ts = <int64_t>(0 - u) if k0 != p else <int64_t>u
+    elif parse_int(p, q, &ts) != NUM_OK:
+        return fail(e, ER_TIME_RANGE, cur, p, p, q, p, p)
     if factor != 1:
         if ts > INT64_MAX / factor or ts < INT64_MIN / factor:
             return fail(e, ER_TIME_RANGE, cur, p, p, q, p, p)

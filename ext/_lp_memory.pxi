@@ -60,12 +60,45 @@ cdef inline void buf_free(Buf* b) noexcept nogil:
     b.cap = 0
 
 
+cdef inline bint same_bytes(const uint8_t* a, const uint8_t* b,
+                            Py_ssize_t n) noexcept nogil:
+    """``memcmp(a, b, n) == 0`` inlined: the tokens compared are a few bytes long,
+    where the call into libc costs more than the comparison."""
+    cdef uint64_t x, y
+    while n >= 8:
+        memcpy(&x, a, 8)
+        memcpy(&y, b, 8)
+        if x != y:
+            return False
+        a += 8
+        b += 8
+        n -= 8
+    while n > 0:
+        if a[0] != b[0]:
+            return False
+        a += 1
+        b += 1
+        n -= 1
+    return True
+
+
 cdef inline uint64_t hash_bytes(const uint8_t* s, Py_ssize_t n) noexcept nogil:
-    # FNV-1a: keys are short (names, tag values), so a byte loop is fast enough
-    cdef uint64_t h = 14695981039346656037ULL
-    cdef Py_ssize_t i
-    for i in range(n):
-        h = (h ^ s[i]) * 1099511628211ULL
+    # eight bytes per multiply-xorshift round: keys are short, so few rounds
+    cdef uint64_t h = 0x9E3779B97F4A7C15ULL ^ <uint64_t>n, w
+    cdef int k
+    while n >= 8:
+        memcpy(&w, s, 8)
+        h = (h ^ w) * 0xFF51AFD7ED558CCDULL
+        h ^= h >> 32
+        s += 8
+        n -= 8
+    if n > 0:
+        w = 0
+        for k in range(n):
+            w |= (<uint64_t>s[k]) << (8 * k)
+        h = (h ^ w) * 0xFF51AFD7ED558CCDULL
+        h ^= h >> 32
+    h *= 0xC4CEB9FE1A85EC53ULL
     return h ^ (h >> 29)
 
 
@@ -129,7 +162,7 @@ cdef int32_t intern(Intern* t, const uint8_t* s, Py_ssize_t n) noexcept nogil:
         if slot == 0:
             break
         if (hashes[slot - 1] == h and offs[slot] - offs[slot - 1] == n
-                and memcmp(t.bytes.data + offs[slot - 1], s, n) == 0):
+                and same_bytes(t.bytes.data + offs[slot - 1], s, n)):
             return slot - 1
         j = (j + 1) & t.mask
 

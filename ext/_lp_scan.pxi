@@ -157,6 +157,21 @@ cdef inline int parse_int(const uint8_t* p, const uint8_t* end,
     if p >= end:
         return NUM_SYNTAX
     limit = 9223372036854775808ULL if neg else 9223372036854775807ULL
+
+    # up to 19 digits fit in a uint64, so one comparison checks the range
+    if end - p <= 19:
+        while p < end:
+            d = <uint64_t>p[0] - 48
+            if d > 9:
+                return NUM_SYNTAX
+            v = v * 10 + d
+            p += 1
+        if v > limit:
+            return NUM_RANGE
+        out[0] = <int64_t>(0 - v) if neg else <int64_t>v
+        return NUM_OK
+
+    # longer (leading zeros, or out of range): check every step
     while p < end:
         d = <uint64_t>p[0] - 48
         if d > 9:
@@ -171,7 +186,7 @@ cdef inline int parse_int(const uint8_t* p, const uint8_t* end,
             return NUM_RANGE
         v = v * 10 + d
         p += 1
-    out[0] = -<int64_t>(v - 1) - 1 if neg and v > 0 else <int64_t>v
+    out[0] = <int64_t>(0 - v) if neg else <int64_t>v
     return NUM_OK
 
 
@@ -180,13 +195,14 @@ cdef inline int parse_uint(const uint8_t* p, const uint8_t* end,
     """Decimal uint64: at least one digit, no sign."""
     cdef uint64_t v = 0, d
     cdef int status = NUM_OK
+    cdef bint short = end - p <= 19
     if p >= end:
         return NUM_SYNTAX
     while p < end:
         d = <uint64_t>p[0] - 48
         if d > 9:
             return NUM_SYNTAX
-        if status == NUM_OK and v > (18446744073709551615ULL - d) // 10:
+        if not short and v > (18446744073709551615ULL - d) // 10:
             status = NUM_RANGE
         v = v * 10 + d
         p += 1
@@ -194,48 +210,55 @@ cdef inline int parse_uint(const uint8_t* p, const uint8_t* end,
     return status
 
 
-cdef int parse_float(const uint8_t* p, const uint8_t* end, double* out,
-                     Buf* scratch) noexcept nogil:
-    """Decimal float64, correctly rounded: ``-?(d+(.d*)?|.d+)([eE][+-]?d+)?``.
+ctypedef struct Decimal:
+    uint64_t mant       # first 19 significant digits
+    int64_t exp10       # value = mant * 10**exp10 (when sig <= 19)
+    int sig             # significant digits seen
+    int neg
+    int valid           # the scanned prefix is a complete float
 
-    Values with at most 19 significant digits whose decimal exponent is small take
-    the exact fast path (both operands exact in a double, so one rounding); all
-    others go through the C library's ``strtod``, which rounds correctly too.
+
+cdef inline const uint8_t* scan_decimal(const uint8_t* p, const uint8_t* end,
+                                        Decimal* d) noexcept nogil:
+    """Scan the longest prefix shaped ``-?(d+(.d*)?|.d+)([eE][+-]?d+)?``.
+
+    Returns where the scan stopped; ``d.valid`` says whether the prefix is a float.
     """
-    cdef const uint8_t* start = p
-    cdef int neg = 0, digits = 0, sig = 0, esign = 1
-    cdef int64_t exp10 = 0, e = 0
-    cdef uint64_t mant = 0
-    cdef double v
-    cdef char* stop
+    cdef int digits = 0, esign = 1, edigits = 0
+    cdef int64_t e = 0
+    d.mant = 0
+    d.exp10 = 0
+    d.sig = 0
+    d.neg = 0
+    d.valid = 0
 
     # sign, integer part and fraction, counting significant digits
     if p < end and p[0] == 45:
-        neg = 1
+        d.neg = 1
         p += 1
-    while p < end and 48 <= p[0] <= 57:
+    while p < end and <unsigned>(p[0] - 48) <= 9:
         digits += 1
-        if mant or p[0] != 48:
-            if sig < 19:
-                mant = mant * 10 + (p[0] - 48)
+        if d.mant or p[0] != 48:
+            if d.sig < 19:
+                d.mant = d.mant * 10 + (p[0] - 48)
             else:
-                exp10 += 1
-            sig += 1
+                d.exp10 += 1
+            d.sig += 1
         p += 1
     if p < end and p[0] == 46:
         p += 1
-        while p < end and 48 <= p[0] <= 57:
+        while p < end and <unsigned>(p[0] - 48) <= 9:
             digits += 1
-            if mant or p[0] != 48:
-                if sig < 19:
-                    mant = mant * 10 + (p[0] - 48)
-                    exp10 -= 1
-                sig += 1
+            if d.mant or p[0] != 48:
+                if d.sig < 19:
+                    d.mant = d.mant * 10 + (p[0] - 48)
+                    d.exp10 -= 1
+                d.sig += 1
             else:
-                exp10 -= 1
+                d.exp10 -= 1
             p += 1
     if digits == 0:
-        return NUM_SYNTAX
+        return p
 
     # exponent
     if p < end and (p[0] == 101 or p[0] == 69):
@@ -243,34 +266,44 @@ cdef int parse_float(const uint8_t* p, const uint8_t* end, double* out,
         if p < end and (p[0] == 43 or p[0] == 45):
             esign = -1 if p[0] == 45 else 1
             p += 1
-        if p >= end:
-            return NUM_SYNTAX
-        while p < end and 48 <= p[0] <= 57:
+        while p < end and <unsigned>(p[0] - 48) <= 9:
             if e < 100000:
                 e = e * 10 + (p[0] - 48)
+            edigits += 1
             p += 1
-    if p != end:
-        return NUM_SYNTAX
-    exp10 += esign * e
+        if edigits == 0:
+            return p
+    d.exp10 += esign * e
+    d.valid = 1
+    return p
 
-    # exact fast path, else strtod on a NUL-terminated copy
-    if mant == 0:
+
+cdef int decimal_value(Decimal* d, const uint8_t* start, const uint8_t* stop,
+                       double* out, Buf* scratch) noexcept nogil:
+    """Correctly rounded float64 of a scanned decimal; NUM_RANGE if it overflows.
+
+    At most 19 significant digits with a small decimal exponent take the exact fast
+    path (both operands exact in a double, so a single rounding); the rest go through
+    the C library's ``strtod``, which rounds correctly too.
+    """
+    cdef double v
+    cdef char* end
+    if d.mant == 0:
         v = 0.0
-    elif sig <= 19 and mant <= 9007199254740992ULL and -22 <= exp10 <= 22:
-        v = <double>mant
-        v = v * POW10[exp10] if exp10 >= 0 else v / POW10[-exp10]
+    elif d.sig <= 19 and d.mant <= 9007199254740992ULL and -22 <= d.exp10 <= 22:
+        v = <double>d.mant
+        v = v * POW10[d.exp10] if d.exp10 >= 0 else v / POW10[-d.exp10]
     else:
-        scratch.len = 0
-        if buf_reserve(scratch, (end - start) + 1) < 0:
+        if buf_reserve(scratch, (stop - start) + 1) < 0:
             return NUM_RANGE
-        memcpy(scratch.data, start, end - start)
-        scratch.data[end - start] = 0
-        v = strtod(<char*>scratch.data, &stop)
+        memcpy(scratch.data, start, stop - start)
+        scratch.data[stop - start] = 0
+        v = strtod(<char*>scratch.data, &end)
         if v > 1.7976931348623157e308 or v < -1.7976931348623157e308:
             return NUM_RANGE
         out[0] = v
         return NUM_OK
-    out[0] = -v if neg else v
+    out[0] = -v if d.neg else v
     return NUM_OK
 
 
