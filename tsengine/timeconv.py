@@ -99,6 +99,12 @@ def to_ns(value: Any, unit: str = "ns") -> int:
         return _check(int(value) * unit_ns(unit), value)
     if isinstance(value, np.datetime64):
         return _datetime64_to_ns(value)
+    # pandas.Timestamp subclasses datetime but has nanoseconds: read its ns value
+    # (duck-typed so pandas stays optional).
+    if hasattr(value, "value") and hasattr(value, "tz_localize"):
+        if value != value:  # NaT
+            raise TimestampError(f"time {value!r} is NaT (not a time)")
+        return _check(int(value.value), value)
     if isinstance(value, dt.datetime):
         return _datetime_to_ns(value)
     if isinstance(value, dt.date):
@@ -109,9 +115,6 @@ def to_ns(value: Any, unit: str = "ns") -> int:
         return _check(value.value * unit_ns(value.type.unit), value)
     if isinstance(value, pa.Scalar):
         return to_ns(value.as_py(), unit)
-    # pandas.Timestamp carries ns in .value; checked by duck type to avoid an import
-    if hasattr(value, "value") and hasattr(value, "tz_localize"):
-        return _check(int(value.value), value)
     raise TimestampError(
         f"time {value!r} of type {type(value).__name__} is not a supported time; "
         "use int ns, datetime, numpy.datetime64, pandas.Timestamp or an ISO string"

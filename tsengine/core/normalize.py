@@ -28,6 +28,11 @@ _NUMPY_DTYPE = {
 }
 
 
+def null_column(kind: str, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Values and validity of ``n`` nulls of a field kind."""
+    return np.zeros(n, dtype=_NUMPY_DTYPE[kind]), np.zeros(n, dtype=np.uint8)
+
+
 @dataclass
 class Column:
     """One field column ready for the rings: values plus optional validity."""

@@ -14,7 +14,8 @@ from collections.abc import Callable
 import numpy as np
 import pyarrow as pa
 
-from tsengine.core.merge import Rows
+from tsengine.core.merge import Rows, concat
+from tsengine.core.normalize import null_column
 from tsengine.core.table import SeriesKey, Table
 from tsengine.schema import FIELD_TYPES, TIME_TYPE
 
@@ -162,7 +163,9 @@ def to_arrow_table(
         for t in range(len(definition.tags)):
             idx = codes[t][groups].astype(np.int32)
             arrays.append(
-                pa.DictionaryArray.from_arrays(pa.array(idx), dictionaries[t])
+                pa.DictionaryArray.from_arrays(
+                    pa.array(idx, mask=idx < 0), dictionaries[t]
+                )
             )
         for f, kind in enumerate(kinds):
             arrays.append(field_array(kind, rows.cols[f], rows.valids[f]))
@@ -188,21 +191,13 @@ def _select_fields(rows: Rows, idx: list[int], kinds: list[str]) -> Rows:
             cols.append(rows.cols[i])
             valids.append(rows.valids[i])
         else:
-            cols.append(
-                np.zeros(
-                    n,
-                    np.uint8
-                    if kind == "bool"
-                    else (object if kind == "string" else np.float64),
-                )
-            )
-            valids.append(np.zeros(n, np.uint8))
+            values, valid = null_column(kind, n)
+            cols.append(values)
+            valids.append(valid)
     return Rows(rows.times, cols, valids)
 
 
 def _concat_fields(parts: list[Rows], idx: list[int], kinds: list[str]) -> Rows:
-    from tsengine.core.merge import concat
-
     return concat([_select_fields(p, idx, kinds) for p in parts])
 
 

@@ -19,7 +19,7 @@ from tsengine._native._ring import SeriesBuffer, scatter_in_order
 from tsengine.core import merge as mg
 from tsengine.core.chunk import SealedChunk, seal
 from tsengine.core.merge import Rows
-from tsengine.core.normalize import Batch
+from tsengine.core.normalize import Batch, null_column
 from tsengine.schema import TableDef
 
 SeriesKey = tuple
@@ -195,13 +195,9 @@ class Table:
         for name, kind in self.definition.fields.items():
             col = batch.fields.get(name)
             if col is None:
-                dtype = (
-                    np.uint8
-                    if kind == "bool"
-                    else (object if kind == "string" else np.float64)
-                )
-                cols.append(np.zeros(n, dtype=dtype))
-                valids.append(np.zeros(n, dtype=np.uint8))
+                values, valid = null_column(kind, n)
+                cols.append(values)
+                valids.append(valid)
                 continue
             cols.append(np.ascontiguousarray(take(col.values)))
             valids.append(
@@ -292,19 +288,11 @@ class Table:
             return rows
         n = len(rows)
         kinds = self.kinds()[len(rows.cols) :]
-        cols = [
-            np.zeros(
-                n,
-                dtype=np.uint8
-                if k == "bool"
-                else (object if k == "string" else np.float64),
-            )
-            for k in kinds
-        ]
+        nulls = [null_column(k, n) for k in kinds]
         return Rows(
             rows.times,
-            [*rows.cols, *cols],
-            [*rows.valids, *[np.zeros(n, np.uint8) for _ in kinds]],
+            [*rows.cols, *(c for c, _ in nulls)],
+            [*rows.valids, *(v for _, v in nulls)],
         )
 
     def publish(self, buffers: list[SeriesBuffer]) -> int:

@@ -1,0 +1,88 @@
+"""One writer, four readers, sealing all along: reads see whole batches only and
+never shrink. Writers in several threads lose nothing."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+import tsengine
+
+BATCH = 48  # rows per write, split over three series
+SERIES = ["A", "B", "C"]
+
+
+def _batch(i: int) -> dict:
+    t = np.repeat(np.arange(i * 16, i * 16 + 16, dtype=np.int64), 3)
+    return {"time": t, "asset": SERIES * 16, "batch": np.full(BATCH, i, np.int64)}
+
+
+def test_readers_see_whole_batches_and_never_shrink():
+    engine = tsengine.Engine()
+    engine.create_table("t", tags=["asset"], fields={"batch": "int64"},
+                        ring_capacity=64)
+    stop = threading.Event()
+    failures: list[str] = []
+    reads = [0] * 4
+
+    def reader(k: int) -> None:
+        last = 0
+        while not stop.is_set():
+            table = engine.read("t")
+            ids = table.column("batch").to_numpy()
+            counts = np.bincount(ids) if len(ids) else np.zeros(0, np.int64)
+            partial = np.flatnonzero((counts != 0) & (counts != BATCH))
+            if len(partial):
+                failures.append(f"reader {k} saw part of batch {partial[0]}")
+            if len(ids) < last:
+                failures.append(f"reader {k} saw {len(ids)} rows after {last}")
+            last = len(ids)
+            reads[k] += 1
+
+    threads = [threading.Thread(target=reader, args=(k,)) for k in range(4)]
+    for th in threads:
+        th.start()
+    deadline = time.monotonic() + 20
+    written = 0
+    try:
+        while written < 400 and time.monotonic() < deadline:
+            engine.write("t", _batch(written))
+            written += 1
+    finally:
+        stop.set()
+        for th in threads:
+            th.join(timeout=30)
+    assert not failures, failures[:5]
+    assert min(reads) > 0
+    final = engine.read("t")
+    assert final.num_rows == written * BATCH
+    assert engine.stats()["tables"]["t"]["sealed_points"] > 0
+
+
+@pytest.mark.parametrize("policy", ["last", "keep"])
+def test_concurrent_writers_lose_nothing(policy):
+    engine = tsengine.Engine()
+    engine.create_table("t", tags=["w"], fields={"v": "float64"}, ring_capacity=32,
+                        duplicates=policy)
+
+    def writer(w: int) -> None:
+        s = engine.series("t", w=str(w))
+        for i in range(500):
+            if i % 2:
+                s.append(i, v=float(i))
+            else:
+                engine.write("t", {"time": [i], "w": [str(w)], "v": [float(i)]})
+
+    threads = [threading.Thread(target=writer, args=(w,)) for w in range(4)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(timeout=60)
+    table = engine.read("t")
+    assert table.num_rows == 4 * 500
+    for w in range(4):
+        got = engine.read("t", where={"w": str(w)}).column("v").to_pylist()
+        assert got == [float(i) for i in range(500)]
