@@ -20,7 +20,8 @@ import numba
 import numpy as np
 
 from tsengine._config import NJIT
-from tsengine.codecs._bitpack import _pack, _unpack, _width
+from tsengine.codecs._bitpack import _mask, _pack, _unpack, _width
+from tsengine.codecs._pfor import _choose
 
 VECTOR = 1024
 MAX_E = 18
@@ -190,19 +191,22 @@ def _encode(x, combos, bases, exps, facs, widths, counts, words, exc_vals, exc_p
         for k in range(start, ne):
             digits[exc_pos[k]] = fill
 
-        # Frame of reference over the digits, then pack.
-        dmin = digits[0]
-        dmax = digits[0]
+        # Frame of reference over the digits, patched: digits far from the bulk (a
+        # spike, a stuck-at-zero stretch around real readings) become exceptions too
+        # when that is cheaper than widening every slot.
+        base, w = _choose(digits, 0, m)
+        span = _mask(w)
         for i in range(m):
-            dmin = min(dmin, digits[i])
-            dmax = max(dmax, digits[i])
-        w = _width(np.uint64(dmax) - np.uint64(dmin))
-        bases[v] = dmin
+            if np.uint64(digits[i]) - base > span:
+                exc_vals[ne] = xb[lo + i]
+                exc_pos[ne] = i
+                ne += 1
+        bases[v] = np.int64(base)
         exps[v] = e
         facs[v] = f
         widths[v] = w
         counts[v] = ne - start
-        wo = _pack(digits, 0, m, np.uint64(dmin), w, words, wo)
+        wo = _pack(digits, 0, m, base, w, words, wo)
     return wo, ne
 
 

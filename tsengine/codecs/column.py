@@ -8,7 +8,7 @@ present values, encoded by the codec chosen per kind:
 kind       codecs tried by ``codec="auto"``
 =========  =========================================================================
 time       step, delta, dod (patched frame of reference)
-float64    ALP, falling back to ALP-RD, then raw if nothing beats 64 bits
+float64    ALP (or ALP-RD), a dictionary when few values repeat, raw as a floor
 int64      step, for, delta, rle, raw
 uint64     as int64, on the same bit patterns
 bool       bitmap, runs
@@ -24,7 +24,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from tsengine.codecs import _frame, alp, booleans, chimp, gorilla, integers, strings
+from tsengine.codecs import (
+    _frame,
+    alp,
+    booleans,
+    chimp,
+    float_dict,
+    gorilla,
+    integers,
+    strings,
+)
 from tsengine.codecs._frame import KINDS, Where
 from tsengine.errors import CorruptionError
 
@@ -38,27 +47,51 @@ CODECS_BY_KIND = {
     "time": integers.INT_CODECS,
     "int64": integers.INT_CODECS,
     "uint64": integers.INT_CODECS,
-    "float64": ("alp", "alp-rd", "gorilla", "chimp128", "raw"),
+    "float64": ("alp", "alp-rd", "gorilla", "chimp128", "dict", "raw"),
     "bool": booleans.BOOL_CODECS,
     "string": ("dict",),
 }
 
 
-def _float_payload(x: np.ndarray, codec: str) -> tuple[str, bytes]:
+def _float_candidates(x: np.ndarray, codec: str) -> list[tuple[str, bytes]]:
     if codec == "auto":
-        name, payload = alp.choose_payload(x)
-        if len(payload) > 8 * len(x):
-            return "raw", x.astype("<f8").tobytes()
-        return name, payload
+        found = [alp.choose_payload(x), ("raw", x.astype("<f8").tobytes())]
+        if float_dict.worth_trying(x):
+            found.append(("dict", float_dict.encode_payload(x)))
+        return found
     if codec == "alp":
-        return alp.choose_payload(x)
+        return [alp.choose_payload(x)]
     encoders = {
         "alp-rd": alp.encode_rd_payload,
         "gorilla": gorilla.encode_payload,
         "chimp128": chimp.encode_payload,
+        "dict": float_dict.encode_payload,
         "raw": lambda v: v.astype("<f8").tobytes(),
     }
-    return codec, encoders[codec](x)
+    return [(codec, encoders[codec](x))]
+
+
+def _smallest(
+    candidates: list[tuple[str, bytes]], zstd: str
+) -> tuple[str, bytes, int | None]:
+    """The candidate that is smallest once zstd is applied where it pays.
+
+    ``zstd`` is "try" (keep it when it saves ``ZSTD_MIN_SAVING``), "always" or
+    "never". Only candidates within twice the smallest raw size are compressed.
+    """
+    least = min(len(p) for _, p in candidates)
+    best = None
+    for name, payload in candidates:
+        final = (name, payload, None)
+        if zstd == "always" or (
+            zstd == "try" and _ZSTD_MIN_BYTES <= len(payload) <= 2 * least
+        ):
+            packed = strings.compress(payload)
+            if zstd == "always" or len(packed) <= (1 - ZSTD_MIN_SAVING) * len(payload):
+                final = (name, packed, len(payload))
+        if best is None or len(final[1]) < len(best[1]):
+            best = final
+    return best
 
 
 def _present(values: np.ndarray, validity: np.ndarray | None) -> np.ndarray:
@@ -124,34 +157,29 @@ def encode_column(
         if validity.all():
             validity = None
 
-    # Present values through the kind's codec.
-    zstd_raw_len = None
+    # Present values through the kind's codec(s), then zstd where it pays.
+    zstd = "always" if extra == "zstd" else "try" if base == "auto" else "never"
     if kind == "string":
         arr, validity = strings.as_strings(values, validity)
         raw = strings.encode_payload(arr)
-        name, payload = "dict", strings.compress(raw)
-        zstd_raw_len = len(raw)
-    elif kind in _INT_KINDS:
-        v = _present(integers.as_int64(values, kind), validity)
-        if base == "auto":
-            name, payload = integers.choose_payload(v, kind)
-        else:
-            name, payload = base, integers.encode_payload(v, base)
-    elif kind == "float64":
-        name, payload = _float_payload(_present(alp.as_float64(values), validity), base)
+        name, payload, zstd_raw_len = "dict", strings.compress(raw), len(raw)
     else:
-        v = _present(booleans.as_bool(values), validity)
-        if base == "auto":
-            name, payload = booleans.choose_payload(v)
+        if kind in _INT_KINDS:
+            v = _present(integers.as_int64(values, kind), validity)
+            if base == "auto":
+                found = [integers.choose_payload(v, kind)]
+            else:
+                found = [(base, integers.encode_payload(v, base))]
+        elif kind == "float64":
+            x = _present(alp.as_float64(values), validity)
+            found = _float_candidates(x, base)
         else:
-            name, payload = base, booleans.encode_payload(v, base)
-
-    # zstd on top where it pays (or where asked for).
-    if kind != "string" and (extra == "zstd" or base == "auto"):
-        if extra == "zstd" or len(payload) >= _ZSTD_MIN_BYTES:
-            packed = strings.compress(payload)
-            if extra == "zstd" or len(packed) <= (1 - ZSTD_MIN_SAVING) * len(payload):
-                payload, zstd_raw_len = packed, len(payload)
+            v = _present(booleans.as_bool(values), validity)
+            if base == "auto":
+                found = [booleans.choose_payload(v)]
+            else:
+                found = [(base, booleans.encode_payload(v, base))]
+        name, payload, zstd_raw_len = _smallest(found, zstd)
     section = None if validity is None else booleans.encode_validity(validity)
     return _frame.build(name, kind, count, payload, section, zstd_raw_len)
 
@@ -167,6 +195,7 @@ def _decode_float(codec, buf, n, where):
         "alp-rd": alp.decode_rd_payload,
         "gorilla": gorilla.decode_payload,
         "chimp128": chimp.decode_payload,
+        "dict": float_dict.decode_payload,
     }
     return decoders[codec](buf, n, where)
 
