@@ -1,13 +1,10 @@
 """Rows of one series to segment chunks (one encoded block per column) and back.
 
-A block is encoded by the codec named in the chunk's ``meta["codec"]``, so files stay
-readable when the default changes. The one codec so far, ``"arrow-zstd"``, stores a
-column as an Arrow IPC stream of a single array with zstd-compressed buffers: exact for
-every type (NaN payloads, nulls, strings) and decoded with Arrow's validating reader.
-
-Known gap: the column codecs of :mod:`tsengine.codecs` (ALP, delta-of-delta, ...) are
-not used yet because they were not in the repository when this module was written;
-adding them is a new codec name here, with ``"arrow-zstd"`` kept for old files.
+Each column is encoded by :func:`tsengine.codecs.encode_column`, which picks the
+smallest codec for it (ALP for decimal floats, step or delta-of-delta for times, ...)
+and frames it with its own header and crc32; ``meta["codec"]`` names the block family
+so that another one can be added later without breaking old files. A chunk holds at
+most :data:`tsengine.codecs.MAX_ROWS` rows, so longer runs become several chunks.
 """
 
 from __future__ import annotations
@@ -15,51 +12,30 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
+from tsengine.codecs import MAX_ROWS, decode_column, encode_column
 from tsengine.core.merge import Rows
 from tsengine.core.reader import field_array
 from tsengine.errors import CorruptionError
 from tsengine.schema import FIELD_TYPES, TIME_TYPE
 from tsengine.storage.segment import Chunk
 
-CODEC = "arrow-zstd"
-_WRITE_OPTIONS = pa.ipc.IpcWriteOptions(compression="zstd")
-_SCHEMA_CACHE: dict[pa.DataType, pa.Schema] = {}
+CODEC = "tsengine-column-1"
 
 
-def _encode_array(array: pa.Array) -> bytes:
-    schema = _SCHEMA_CACHE.setdefault(array.type, pa.schema([("v", array.type)]))
-    sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, schema, options=_WRITE_OPTIONS) as writer:
-        writer.write_batch(pa.record_batch([array], schema=schema))
-    return sink.getvalue().to_pybytes()
+def _validity(valid: np.ndarray | None) -> np.ndarray | None:
+    return None if valid is None else valid.astype(bool, copy=False)
 
 
-def _decode_array(data: bytes, arrow_type: pa.DataType, rows: int) -> pa.Array:
-    try:
-        table = pa.ipc.open_stream(pa.py_buffer(data)).read_all()
-        table.validate(full=True)
-    except (pa.ArrowException, ValueError, OSError, TypeError, IndexError) as exc:
-        raise CorruptionError(f"block does not decode: {exc}") from exc
-    if table.num_columns != 1 or table.num_rows != rows:
-        raise CorruptionError(
-            f"block holds {table.num_columns} columns of {table.num_rows} rows, "
-            f"expected 1 of {rows}"
-        )
-    column = table.column(0)
-    if column.type != arrow_type:
-        raise CorruptionError(f"block has type {column.type}, expected {arrow_type}")
-    return column.combine_chunks()
-
-
-def rows_to_chunk(
+def rows_to_chunks(
     table: str,
     key: tuple,
     rows: Rows,
     fields: list[tuple[str, str]],
     *,
     hot: bool,
-) -> Chunk:
-    """Encode the rows of one series as a segment chunk.
+    max_rows: int = MAX_ROWS,
+) -> list[Chunk]:
+    """Encode the rows of one series as segment chunks of at most ``max_rows`` rows.
 
     Parameters
     ----------
@@ -68,27 +44,37 @@ def rows_to_chunk(
     key : tuple
         Tag values of the series (str or None), in the table's tag order.
     rows : Rows
-        Times (int64 ns, sorted) and field columns as the core holds them; not
-        modified.
+        Times (int64 ns, sorted) and field columns as the core holds them (bool as
+        uint8, string as object, validity as uint8 or None); not modified.
     fields : list of (name, kind)
         Name and type of each column of ``rows.cols``, in order.
     hot : bool
         True for a snapshot of a ring (replaced at the next checkpoint), False for
         a sealed chunk (immutable).
+    max_rows : int
+        Rows per chunk at most.
 
     Returns
     -------
-    Chunk
-        ``meta`` holds the codec, the field list and ``hot``.
+    list of Chunk
+        ``meta`` holds the codec family, the field list and ``hot``.
     """
-    n = len(rows)
-    blocks = {"time": _encode_array(pa.array(rows.times, type=pa.int64()))}
-    for (name, kind), values, valid in zip(fields, rows.cols, rows.valids, strict=True):
-        blocks[name] = _encode_array(field_array(kind, values, valid))
-    t_min = int(rows.times[0]) if n else 0
-    t_max = int(rows.times[-1]) if n else 0
+    chunks = []
     meta = {"codec": CODEC, "fields": [list(f) for f in fields], "hot": hot}
-    return Chunk(table, tuple(key), t_min, t_max, n, blocks, meta)
+    for lo in range(0, len(rows), max_rows):
+        part = rows.slice(lo, lo + max_rows)
+        n = len(part)
+        blocks = {"time": encode_column(part.times, kind="time")}
+        for (name, kind), values, valid in zip(
+            fields, part.cols, part.valids, strict=True
+        ):
+            if kind == "bool":
+                values = values.astype(bool, copy=False)
+            blocks[name] = encode_column(values, _validity(valid), kind=kind)
+        t_min = int(part.times[0]) if n else 0
+        t_max = int(part.times[-1]) if n else 0
+        chunks.append(Chunk(table, tuple(key), t_min, t_max, n, blocks, dict(meta)))
+    return chunks
 
 
 def chunk_fields(chunk: Chunk) -> list[tuple[str, str]]:
@@ -108,29 +94,58 @@ def chunk_fields(chunk: Chunk) -> list[tuple[str, str]]:
     return fields
 
 
-def chunk_to_arrow(chunk: Chunk, tags: list[str]) -> pa.Table:
+def _decode(chunk: Chunk, name: str, kind: str, source: str, offsets: dict):
+    values, valid = decode_column(
+        chunk.blocks[name], source=source, offset=offsets.get(name, 0)
+    )
+    expected = np.dtype(object if kind == "string" else kind.replace("time", "int64"))
+    if len(values) != chunk.rows or values.dtype != expected:
+        raise CorruptionError(
+            f"{source!r}: block {name!r} decodes to {len(values)} {values.dtype} "
+            f"values, expected {chunk.rows} {kind}"
+        )
+    return values, valid
+
+
+def chunk_to_arrow(
+    chunk: Chunk,
+    tags: list[str],
+    *,
+    source: str = "<memory>",
+    offsets: dict[str, int] | None = None,
+) -> pa.Table:
     """Decode a chunk into a write batch: ``time``, one column per tag, the fields.
+
+    Parameters
+    ----------
+    chunk : Chunk
+        As read from a segment.
+    tags : list of str
+        Tag names matching ``chunk.series_key``.
+    source, offsets
+        File name and absolute offset of each block, quoted in errors.
 
     Raises
     ------
     CorruptionError
-        If the codec is unknown or a block does not decode to ``chunk.rows`` values
-        of the expected type.
+        If the codec family is unknown, a block does not decode to ``chunk.rows``
+        values of the expected type, or the times are not sorted.
     """
     fields = chunk_fields(chunk)
+    offsets = offsets or {}
     if len(chunk.series_key) != len(tags):
         raise CorruptionError(
             f"series key {chunk.series_key!r} does not match the tags {tags!r}"
         )
-    n = chunk.rows
-    times = _decode_array(chunk.blocks["time"], pa.int64(), n)
-    if n and not bool(np.all(np.diff(times.to_numpy()) >= 0)):
-        raise CorruptionError("chunk times are not sorted")
-    columns = {"time": times.view(TIME_TYPE)}
+    times, _ = _decode(chunk, "time", "time", source, offsets)
+    if not bool(np.all(times[1:] >= times[:-1])):
+        raise CorruptionError(f"{source!r}: chunk times are not sorted")
+    columns = {"time": pa.array(times, type=pa.int64()).view(TIME_TYPE)}
     for tag, value in zip(tags, chunk.series_key, strict=True):
         if value is not None and not isinstance(value, str):
             raise CorruptionError(f"tag value {value!r} of {tag!r} is not a string")
-        columns[tag] = pa.array([value] * n, pa.string())
+        columns[tag] = pa.array([value] * chunk.rows, pa.string())
     for name, kind in fields:
-        columns[name] = _decode_array(chunk.blocks[name], FIELD_TYPES[kind], n)
+        values, valid = _decode(chunk, name, kind, source, offsets)
+        columns[name] = field_array(kind, values, valid)
     return pa.table(columns)

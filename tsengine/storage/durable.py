@@ -24,6 +24,7 @@ from __future__ import annotations
 import fcntl
 import os
 import threading
+import warnings
 from pathlib import Path
 
 import pyarrow as pa
@@ -32,8 +33,8 @@ from tsengine.core.merge import Rows
 from tsengine.errors import CorruptionError, Error
 from tsengine.storage import walformat as fmt
 from tsengine.storage._fsio import fsync_dir
-from tsengine.storage.blocks import chunk_to_arrow, rows_to_chunk
-from tsengine.storage.diagnostics import StorageError, corruption
+from tsengine.storage.blocks import chunk_to_arrow, rows_to_chunks
+from tsengine.storage.diagnostics import StorageError, StorageWarning, corruption
 from tsengine.storage.manifest import (
     LOCK_NAME,
     MANIFEST_NAME,
@@ -56,6 +57,8 @@ from tsengine.storage.wal import WriteAheadLog
 
 #: Rows handed to the engine per call while recovering segments.
 _RECOVERY_BATCH_ROWS = 1 << 20
+#: Live segment files at which a checkpoint folds the smaller half into its new one.
+_MAX_SEGMENTS = 8
 
 
 class DurableStore:
@@ -100,8 +103,8 @@ class DurableStore:
         self._lock_fd = _lock_directory(self.path)
         self._engine = None
         self._checkpoint_lock = threading.Lock()
-        # id(sealed chunk) -> (chunk, segment file, offset): chunks already on disk
-        self._located: dict[int, tuple[object, str, int]] = {}
+        # id(sealed chunk) -> (chunk, segment file, offsets): chunks already on disk
+        self._located: dict[int, tuple[object, str, tuple[int, ...]]] = {}
         # segment file -> {chunk offset: (table, bytes)}
         self._contents: dict[str, dict[int, tuple[str, int]]] = {}
         self._logged_bytes = 0
@@ -220,8 +223,14 @@ class DurableStore:
         for _, _, _, chunk in sealed:
             where = self._located.get(id(chunk))
             if where is not None and where[0] is chunk:
-                live[where[1]].add(where[2])
+                live[where[1]].update(where[2])
         keep = {f for f, offsets in live.items() if self._mostly_live(f, offsets)}
+        if len(keep) >= _MAX_SEGMENTS:
+            # Too many files: fold the smaller half into the new segment
+            by_size = sorted(
+                keep, key=lambda f: sum(s for _, s in self._contents[f].values())
+            )
+            keep -= set(by_size[: len(keep) - _MAX_SEGMENTS // 2])
         stays = [item for item in sealed if self._stays(item[3], keep)]
         fresh = [item for item in sealed if not self._stays(item[3], keep)]
 
@@ -246,8 +255,8 @@ class DurableStore:
                 number += 1
                 record, offsets = self._write_segment(new_name, fresh, hot)
                 segments.append(record)
-                for (_, _, _, chunk), offset in zip(fresh, offsets, strict=True):
-                    located[id(chunk)] = (chunk, new_name, offset)
+                for (_, _, _, chunk), at in zip(fresh, offsets, strict=True):
+                    located[id(chunk)] = (chunk, new_name, at)
 
             # Commit point: from here on, the new manifest is what recovery reads
             manifest = Manifest(definitions, segments, seq, number)
@@ -273,21 +282,28 @@ class DurableStore:
         return 2 * sum(sizes[o][1] for o in offsets) >= total > 0
 
     def _write_segment(self, name: str, fresh: list, hot: list) -> tuple:
-        """Write sealed chunks then ring snapshots; return the manifest record and
-        the offsets of the sealed chunks."""
-        chunks = [rows_to_chunk(t, k, c.rows(), f, hot=False) for t, k, f, c in fresh]
-        chunks += [rows_to_chunk(t, k, r, f, hot=True) for t, k, f, r in hot]
+        """Write sealed chunks then ring snapshots; return the manifest record and,
+        per sealed chunk, the offsets of the segment chunks holding it."""
+        pieces = [rows_to_chunks(t, k, c.rows(), f, hot=False) for t, k, f, c in fresh]
+        chunks = [piece for group in pieces for piece in group]
+        sealed_count = len(chunks)
+        for t, k, f, r in hot:
+            chunks += rows_to_chunks(t, k, r, f, hot=True)
         path = self.path / SEGMENT_DIR / name
         size = write_segment(path, chunks)
         with SegmentReader(path) as reader:
             entries = reader.entries
         self._contents[name] = {e.offset: (e.table, e.end - e.offset) for e in entries}
-        self._last_hot_bytes = sum(e.end - e.offset for e in entries[len(fresh) :])
+        self._last_hot_bytes = sum(e.end - e.offset for e in entries[sealed_count:])
         per_table: dict[str, int] = {}
         for e in entries:
             per_table[e.table] = per_table.get(e.table, 0) + e.end - e.offset
         record = SegmentRecord(name, size, len(entries), per_table, [])
-        return record, [e.offset for e in entries[: len(fresh)]]
+        offsets, at = [], 0
+        for group in pieces:
+            offsets.append(tuple(e.offset for e in entries[at : at + len(group)]))
+            at += len(group)
+        return record, offsets
 
     def _retire_segment(self, name: str) -> None:
         # A damaged file is kept aside for inspection rather than deleted
@@ -309,6 +325,7 @@ class DurableStore:
         """
         self._engine = engine
         self._remove_leftovers()
+        logged = len(self.errors)
         for definition in self._manifest.tables.values():
             self._apply(
                 lambda d=definition: engine._recover_table(d),
@@ -317,6 +334,8 @@ class DurableStore:
             )
         for record in self._manifest.segments:
             self._recover_segment(engine, record)
+        for err in self.errors[logged:]:
+            warnings.warn(f"segment damaged: {err}", StorageWarning, stacklevel=3)
         self._replay_log(engine)
 
     def _remove_leftovers(self) -> None:
@@ -353,7 +372,12 @@ class DurableStore:
                     if definition is None:
                         raise CorruptionError(f"table {entry.table!r} is not defined")
                     tags = definition["tags"][: len(entry.series_key)]
-                    data = chunk_to_arrow(reader.read_chunk(entry), tags)
+                    data = chunk_to_arrow(
+                        reader.read_chunk(entry),
+                        tags,
+                        source=str(path),
+                        offsets={b[0]: b[1] for b in entry.blocks},
+                    )
                 except CorruptionError as exc:
                     if getattr(exc, "path", None) is None:
                         exc = corruption(path, entry.offset, str(exc))

@@ -98,9 +98,7 @@ def _body(manifest: Manifest) -> dict:
 
 
 def _canonical(body: dict) -> bytes:
-    return json.dumps(
-        body, separators=(",", ":"), ensure_ascii=False
-    ).encode()
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def save_manifest(directory: str | Path, manifest: Manifest) -> None:

@@ -41,9 +41,7 @@ def encode_definition(definition: Mapping) -> bytes:
     >>> encode_definition({"name": "pump", "tags": ["site"]})
     b'{"name":"pump","tags":["site"]}'
     """
-    return json.dumps(
-        definition, separators=(",", ":"), ensure_ascii=False
-    ).encode()
+    return json.dumps(definition, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def decode_definition(payload: bytes | memoryview) -> dict:
