@@ -7,6 +7,9 @@ Modules, from bytes up:
 - :mod:`~tsengine.storage.wal` -- the log itself: append, durability modes, replay;
 - :mod:`~tsengine.storage.segment` -- immutable files of sealed, encoded chunks;
 - :mod:`~tsengine.storage.manifest` -- the directory layout and its atomic manifest;
+- :mod:`~tsengine.storage.blocks` -- series rows to encoded segment chunks and back;
+- :mod:`~tsengine.storage.durable` -- ``DurableStore``, what ``Engine(path)`` calls;
+- :mod:`~tsengine.storage.recovery` -- opening: segments into the engine, log replay;
 - :mod:`~tsengine.storage.diagnostics` -- the warning category and located errors.
 """
 

@@ -30,11 +30,12 @@ from pathlib import Path
 import pyarrow as pa
 
 from tsengine.core.merge import Rows
-from tsengine.errors import CorruptionError, Error
+from tsengine.errors import CorruptionError
+from tsengine.storage import recovery
 from tsengine.storage import walformat as fmt
 from tsengine.storage._fsio import fsync_dir
-from tsengine.storage.blocks import chunk_to_arrow, rows_to_chunks
-from tsengine.storage.diagnostics import StorageError, StorageWarning, corruption
+from tsengine.storage.blocks import rows_to_chunks
+from tsengine.storage.diagnostics import StorageError, StorageWarning
 from tsengine.storage.manifest import (
     LOCK_NAME,
     MANIFEST_NAME,
@@ -46,17 +47,10 @@ from tsengine.storage.manifest import (
     save_manifest,
     segment_name,
 )
-from tsengine.storage.records import (
-    decode_definition,
-    decode_write,
-    encode_definition,
-    encode_write,
-)
+from tsengine.storage.records import encode_definition, encode_write
 from tsengine.storage.segment import SegmentReader, write_segment
 from tsengine.storage.wal import WriteAheadLog
 
-#: Rows handed to the engine per call while recovering segments.
-_RECOVERY_BATCH_ROWS = 1 << 20
 #: Live segment files at which a checkpoint folds the smaller half into its new one.
 _MAX_SEGMENTS = 8
 
@@ -321,103 +315,43 @@ class DurableStore:
 
         Uses ``engine._recover_table(definition)`` and
         ``engine._recover_write(tables)``. Every problem is appended to
-        :attr:`errors`; the engine opens with all data that is still readable.
+        :attr:`errors` (and warned about); the engine opens with all data that is
+        still readable.
         """
         self._engine = engine
-        self._remove_leftovers()
-        logged = len(self.errors)
+        segment_dir = self.path / SEGMENT_DIR
+        recovery.remove_leftovers(
+            segment_dir, {s.file for s in self._manifest.segments}
+        )
+
+        # Tables, then segment chunks, as of the last checkpoint
+        before = len(self.errors)
         for definition in self._manifest.tables.values():
-            self._apply(
+            recovery.apply(
                 lambda d=definition: engine._recover_table(d),
+                self.errors,
                 self.path / MANIFEST_NAME,
                 0,
             )
         for record in self._manifest.segments:
-            self._recover_segment(engine, record)
-        for err in self.errors[logged:]:
-            warnings.warn(f"segment damaged: {err}", StorageWarning, stacklevel=3)
-        self._replay_log(engine)
-
-    def _remove_leftovers(self) -> None:
-        # Files a crashed checkpoint wrote but never committed to the manifest
-        referenced = {s.file for s in self._manifest.segments}
-        for path in (self.path / SEGMENT_DIR).iterdir():
-            if path.name not in referenced and not path.name.endswith(".damaged"):
-                path.unlink()
-
-    def _recover_segment(self, engine, record: SegmentRecord) -> None:
-        path = self.path / SEGMENT_DIR / record.file
-        try:
-            reader = SegmentReader(path)
-        except (OSError, CorruptionError) as exc:
-            self.errors.append(corruption(path, 0, f"segment unreadable: {exc}"))
-            self._damaged.add(record.file)
-            self._contents[record.file] = {}
-            return
-        with reader:
-            self.errors.extend(reader.errors)
-            if reader.errors:
+            found = len(self.errors)
+            contents = recovery.recover_segment(
+                engine,
+                segment_dir / record.file,
+                record,
+                self._definitions,
+                self.errors,
+            )
+            self._contents[record.file] = contents or {}
+            if contents is None or len(self.errors) > found:
                 self._damaged.add(record.file)
-            self._contents[record.file] = {
-                e.offset: (e.table, e.end - e.offset) for e in reader.entries
-            }
-            dead = set(record.dead)
-            pending: dict[str, list[pa.Table]] = {}
-            rows = 0
-            for entry in reader.entries:
-                if entry.offset in dead:
-                    continue
-                definition = self._definitions.get(entry.table)
-                try:
-                    if definition is None:
-                        raise CorruptionError(f"table {entry.table!r} is not defined")
-                    tags = definition["tags"][: len(entry.series_key)]
-                    data = chunk_to_arrow(
-                        reader.read_chunk(entry),
-                        tags,
-                        source=str(path),
-                        offsets={b[0]: b[1] for b in entry.blocks},
-                    )
-                except CorruptionError as exc:
-                    if getattr(exc, "path", None) is None:
-                        exc = corruption(path, entry.offset, str(exc))
-                    self.errors.append(exc)
-                    self._damaged.add(record.file)
-                    continue
-                pending.setdefault(entry.table, []).append(data)
-                rows += data.num_rows
-                if rows >= _RECOVERY_BATCH_ROWS:
-                    self._feed(engine, pending, path)
-                    pending, rows = {}, 0
-            self._feed(engine, pending, path)
+        for err in self.errors[before:]:
+            warnings.warn(f"segment damaged: {err}", StorageWarning, stacklevel=3)
 
-    def _feed(self, engine, pending: dict[str, list[pa.Table]], path: Path) -> None:
-        for name, parts in pending.items():
-            data = pa.concat_tables(parts, promote_options="default")
-            self._apply(lambda n=name, d=data: engine._recover_write({n: d}), path, 0)
-
-    def _replay_log(self, engine) -> None:
-        try:
-            for rec in self._wal.replay(after_seq=self._manifest.wal_seq):
-                try:
-                    if rec.kind == fmt.KIND_TABLE:
-                        definition = decode_definition(rec.payload)
-                        engine._recover_table(definition)
-                        self._definitions[definition["name"]] = definition
-                    else:
-                        engine._recover_write(decode_write(rec.payload))
-                except (Error, KeyError) as exc:
-                    self.errors.append(
-                        corruption(rec.path, rec.offset, f"record {rec.seq}: {exc}")
-                    )
-        except CorruptionError as exc:
-            self.errors.append(exc)
-
-    def _apply(self, action, where, offset: int) -> None:
-        try:
-            action()
-        except Error as exc:
-            self.errors.append(corruption(where, offset, f"could not restore: {exc}"))
+        # Then everything logged since
+        recovery.replay_log(
+            engine, self._wal, self._manifest.wal_seq, self._definitions, self.errors
+        )
 
     # -- reporting --------------------------------------------------------------------
 
