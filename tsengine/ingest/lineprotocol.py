@@ -156,7 +156,7 @@ not a valid float: 'pump vib=0.5x'
     data = _as_bytes(payload)
     factor = precision_factor(precision)
     skip = _skip_mode(on_error)
-    start = len(_BOM) if data.startswith(_BOM) else 0
+    start = len(_BOM) if bytes(data[:3]) == _BOM else 0
     parsed, _, _ = parse_chunk(
         data,
         factor=factor,
@@ -188,6 +188,8 @@ def parse_chunk(
     parser = LineParser()
     parser.parse(data, factor, default_time, skip, first_line, final, start)
     errors = parser.errors()
+    if errors and isinstance(data, memoryview):
+        data = data.tobytes()  # messages need bytes methods; errors are the slow path
     if errors and not skip:
         raise _lp_errors.to_exception(parser, data, errors[0], precision)
     rejected = [
