@@ -1,0 +1,191 @@
+"""Window enumeration and window -> row-range kernels.
+
+Rows are grouped: group ``g`` owns rows ``[g_lo[g], g_hi[g])`` of a time array
+sorted within each group. Windows are grouped the same way: group ``g`` owns windows
+``[w_off[g], w_off[g + 1])``, ordered by start, with non-decreasing ends. A row with
+time ``t`` is in window ``[ws, we)`` when ``ws <= t - shift < we``; ``shift`` is 1 for
+right-closed windows, which turns ``(ws, we]`` into the same half-open test.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from tsengine._config import NJIT
+
+# Windows handled per parallel task when mapping windows to rows
+_CHUNK = 4096
+
+
+@numba.njit(**NJIT)
+def _gallop(t, start, stop, x):
+    """First index ``i`` in ``[start, stop)`` with ``t[i] >= x`` (``stop`` if none).
+
+    Steps 1, 2, 4, ... from ``start`` and then bisects, so the cost is logarithmic in
+    the distance travelled: nearby answers touch few cache lines.
+    """
+    if start >= stop or t[start] >= x:
+        return start
+    lo = start
+    step = 1
+    hi = stop
+    while True:
+        probe = lo + step
+        if probe >= stop:
+            break
+        if t[probe] >= x:
+            hi = probe
+            break
+        lo = probe
+        step *= 2
+    # Invariant: t[lo] < x, and t[hi] >= x or hi == stop
+    while hi - lo > 1:
+        mid = (lo + hi) >> 1
+        if t[mid] >= x:
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
+@numba.njit(parallel=True, **NJIT)
+def _unsorted_groups(t, g_lo, g_hi):
+    """Flag each group whose rows are not in non-decreasing time order."""
+    n_groups = g_lo.size
+    bad = np.zeros(n_groups, np.bool_)
+    if n_groups == 0:
+        return bad
+    n_rows = g_hi[n_groups - 1] - g_lo[0]
+    n_tasks = max(1, min(64, n_rows // 65536))
+    for task in numba.prange(n_tasks):
+        # Each task scans one slice of rows, tracking the group it is in
+        a = g_lo[0] + n_rows * task // n_tasks
+        b = g_lo[0] + n_rows * (task + 1) // n_tasks
+        g = np.searchsorted(g_hi, a, side="right")
+        i = a
+        while i < b and g < n_groups:
+            stop = min(b, g_hi[g])
+            first = max(i, g_lo[g] + 1)
+            for r in range(first, stop):
+                if t[r] < t[r - 1]:
+                    bad[g] = True
+                    break
+            i = stop
+            g += 1
+    return bad
+
+
+@numba.njit(parallel=True, **NJIT)
+def _window_rows(t, g_lo, g_hi, w_off, ws, we, shift):
+    """Row range ``[lo, hi)`` of every window; windows are monotone within a group."""
+    n_win = ws.size
+    lo = np.empty(n_win, np.int64)
+    hi = np.empty(n_win, np.int64)
+    n_tasks = (n_win + _CHUNK - 1) // _CHUNK
+    for task in numba.prange(n_tasks):
+        wa = task * _CHUNK
+        wb = min(n_win, wa + _CHUNK)
+        g = np.searchsorted(w_off, wa, side="right") - 1
+        pos_lo = g_lo[g]
+        pos_hi = g_lo[g]
+        for j in range(wa, wb):
+            # Entering the next group restarts the search at its first row
+            while j >= w_off[g + 1]:
+                g += 1
+                pos_lo = g_lo[g]
+                pos_hi = g_lo[g]
+            pos_lo = _gallop(t, pos_lo, g_hi[g], ws[j] + shift)
+            pos_hi = _gallop(t, max(pos_hi, pos_lo), g_hi[g], we[j] + shift)
+            lo[j] = pos_lo
+            hi[j] = pos_hi
+    return lo, hi
+
+
+@numba.njit(**NJIT)
+def _fixed_nonempty(t, g_lo, g_hi, k0, k1, origin, every, period, shift, out):
+    """Indices ``k`` of fixed windows that hold at least one row, per group.
+
+    Window ``k`` is ``[origin + k * every, origin + k * every + period)``; group ``g``
+    considers ``k`` in ``[k0[g], k1[g]]``. With ``out`` empty only counts are returned;
+    otherwise ``out`` receives the indices. Cost is O(windows emitted * log(rows)),
+    because rows between window edges are skipped by galloping.
+    """
+    n_groups = g_lo.size
+    counts = np.zeros(n_groups, np.int64)
+    pos = 0
+    for g in range(n_groups):
+        last = k0[g] - 1
+        i = g_lo[g]
+        while i < g_hi[g]:
+            # Windows holding this row: starts in (key - period, key]
+            key = t[i] - shift
+            k_hi = (key - origin) // every
+            k_lo = (key - period - origin) // every + 1
+            k_from = max(max(k_lo, last + 1), k0[g])
+            k_to = min(k_hi, k1[g])
+            for k in range(k_from, k_to + 1):
+                if out.size:
+                    out[pos] = k
+                pos += 1
+                counts[g] += 1
+            last = max(last, k_to)
+            # Rows before the next window start add no window: skip them
+            i = _gallop(t, i + 1, g_hi[g], origin + (k_hi + 1) * every + shift)
+    return counts
+
+
+@numba.njit(**NJIT)
+def _sessions(t, g_lo, g_hi, gap, ws, we):
+    """Session windows: a new session starts after ``gap`` ns without rows.
+
+    With ``ws`` empty only per-group counts are returned; otherwise ``ws``/``we``
+    receive ``[first row, last row + gap)`` of every session.
+    """
+    n_groups = g_lo.size
+    counts = np.zeros(n_groups, np.int64)
+    pos = 0
+    for g in range(n_groups):
+        if g_hi[g] <= g_lo[g]:
+            continue
+        first = t[g_lo[g]]
+        for i in range(g_lo[g] + 1, g_hi[g] + 1):
+            if i == g_hi[g] or t[i] - t[i - 1] >= gap:
+                if ws.size:
+                    ws[pos] = first
+                    we[pos] = t[i - 1] + gap
+                pos += 1
+                counts[g] += 1
+                if i < g_hi[g]:
+                    first = t[i]
+    return counts
+
+
+@numba.njit(**NJIT)
+def _merge_edges(ws, we, w_off):
+    """Sorted distinct window edges (starts and ends) of every group.
+
+    Returns the edges and per-group offsets into them. Starts and ends are each
+    non-decreasing within a group, so this is a linear merge.
+    """
+    n_groups = w_off.size - 1
+    edges = np.empty(2 * ws.size, np.int64)
+    e_off = np.zeros(n_groups + 1, np.int64)
+    pos = 0
+    for g in range(n_groups):
+        i = w_off[g]
+        k = w_off[g]
+        stop = w_off[g + 1]
+        first = pos
+        while i < stop or k < stop:
+            if k >= stop or (i < stop and ws[i] <= we[k]):
+                x = ws[i]
+                i += 1
+            else:
+                x = we[k]
+                k += 1
+            if pos == first or edges[pos - 1] != x:
+                edges[pos] = x
+                pos += 1
+        e_off[g + 1] = pos
+    return edges[:pos], e_off

@@ -1,0 +1,233 @@
+"""Segment reductions: one state per contiguous row range ``[lo[j], hi[j])``.
+
+Float states are (count, NaN count, sum as an unevaluated pair ``hi + lo``, min, max).
+The pair is a compensated sum: every addition's rounding error is recovered exactly
+(Knuth's two-sum) and accumulated apart, so cancellation between large values leaves
+the small ones intact. Min and max skip NaN; the caller decides from the NaN count
+whether a window's result is NaN (``skip_nan=False``) or not.
+
+The common segment (finite values, no NaN) runs a branch-light loop with four
+independent accumulators; anything else falls back to an exact per-value loop.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from tsengine._config import NJIT
+
+
+@numba.njit(inline="always", **NJIT)
+def _two_sum(a, b):
+    """``a + b`` as (rounded sum, exact rounding error)."""
+    s = a + b
+    bp = s - a
+    err = (a - (s - bp)) + (b - bp)
+    return s, err
+
+
+@numba.njit(inline="always", **NJIT)
+def _dd_add(ahi, alo, bhi, blo):
+    """Add two compensated pairs, returning a normalised pair."""
+    s, e = _two_sum(ahi, bhi)
+    e += alo + blo
+    hi = s + e
+    return hi, e - (hi - s)
+
+
+@numba.njit(**NJIT)
+def _exact_segment(v, a, b):
+    """Reference path: skip NaN, count it, keep inf and overflow visible."""
+    n = 0
+    nan = 0
+    shi = 0.0
+    slo = 0.0
+    mn = np.inf
+    mx = -np.inf
+    for i in range(a, b):
+        x = v[i]
+        if x != x:
+            nan += 1
+            continue
+        n += 1
+        s, e = _two_sum(shi, x)
+        shi = s
+        slo += e
+        if x < mn:
+            mn = x
+        if x > mx:
+            mx = x
+    hi = shi + slo
+    if np.isfinite(hi):
+        return n, nan, hi, slo - (hi - shi), mn, mx
+    return n, nan, hi, 0.0, mn, mx
+
+
+@numba.njit(parallel=True, **NJIT)
+def _segments_float(v, lo, hi):
+    """Float states of every segment; parallel over segments."""
+    n_seg = lo.size
+    cnt = np.empty(n_seg, np.int64)
+    nan = np.empty(n_seg, np.int64)
+    shi = np.empty(n_seg, np.float64)
+    slo = np.empty(n_seg, np.float64)
+    mn = np.empty(n_seg, np.float64)
+    mx = np.empty(n_seg, np.float64)
+    for j in numba.prange(n_seg):
+        a = lo[j]
+        b = hi[j]
+
+        # Fast path: four independent two-sum lanes and two min/max lanes
+        s0 = s1 = s2 = s3 = 0.0
+        c0 = c1 = c2 = c3 = 0.0
+        m0 = m1 = np.inf
+        x0 = x1 = -np.inf
+        i = a
+        while i + 4 <= b:
+            u0 = v[i]
+            u1 = v[i + 1]
+            u2 = v[i + 2]
+            u3 = v[i + 3]
+            s0, e0 = _two_sum(s0, u0)
+            s1, e1 = _two_sum(s1, u1)
+            s2, e2 = _two_sum(s2, u2)
+            s3, e3 = _two_sum(s3, u3)
+            c0 += e0
+            c1 += e1
+            c2 += e2
+            c3 += e3
+            m0 = min(m0, min(u0, u1))
+            m1 = min(m1, min(u2, u3))
+            x0 = max(x0, max(u0, u1))
+            x1 = max(x1, max(u2, u3))
+            i += 4
+        while i < b:
+            u0 = v[i]
+            s0, e0 = _two_sum(s0, u0)
+            c0 += e0
+            m0 = min(m0, u0)
+            x0 = max(x0, u0)
+            i += 1
+
+        # Merge the lanes; a non-finite result means NaN, inf or overflow
+        th, tl = _dd_add(s0, c0, s1, c1)
+        th, tl = _dd_add(th, tl, s2, c2)
+        th, tl = _dd_add(th, tl, s3, c3)
+        if np.isfinite(th) and np.isfinite(tl):
+            cnt[j] = b - a
+            nan[j] = 0
+            shi[j] = th
+            slo[j] = tl
+            mn[j] = min(m0, m1)
+            mx[j] = max(x0, x1)
+        else:
+            r = _exact_segment(v, a, b)
+            cnt[j], nan[j], shi[j], slo[j], mn[j], mx[j] = r
+    return cnt, nan, shi, slo, mn, mx
+
+
+@numba.njit(parallel=True, **NJIT)
+def _segments_int(v, lo, hi):
+    """Integer states (sum modulo 2**64 in the input type, min, max)."""
+    n_seg = lo.size
+    s = np.zeros(n_seg, v.dtype)
+    mn = np.zeros(n_seg, v.dtype)
+    mx = np.zeros(n_seg, v.dtype)
+    for j in numba.prange(n_seg):
+        a = lo[j]
+        b = hi[j]
+        if b <= a:
+            continue
+        acc = v[a]
+        lo_v = v[a]
+        hi_v = v[a]
+        for i in range(a + 1, b):
+            x = v[i]
+            acc += x
+            lo_v = min(lo_v, x)
+            hi_v = max(hi_v, x)
+        s[j] = acc
+        mn[j] = lo_v
+        mx[j] = hi_v
+    return s, mn, mx
+
+
+@numba.njit(parallel=True, **NJIT)
+def _segments_m2(v, lo, hi, mean):
+    """Sum of squared deviations from each segment's mean, NaN skipped.
+
+    Second pass of a two-pass variance: deviations are taken from the segment's own
+    mean, so a large common offset (1e9 + small noise) does not cancel away the
+    noise. The ``(sum of deviations)**2 / n`` term corrects the mean's rounding.
+    """
+    n_seg = lo.size
+    m2 = np.zeros(n_seg, np.float64)
+    for j in numba.prange(n_seg):
+        n = 0
+        dsum = 0.0
+        qhi = 0.0
+        qlo = 0.0
+        for i in range(lo[j], hi[j]):
+            x = v[i]
+            if x != x:
+                continue
+            d = x - mean[j]
+            n += 1
+            dsum += d
+            qhi, e = _two_sum(qhi, d * d)
+            qlo += e
+        if n:
+            m2[j] = max(0.0, (qhi + qlo) - dsum * dsum / n)
+    return m2
+
+
+@numba.njit(parallel=True, **NJIT)
+def _segments_scaled_mean(v, lo, hi, which):
+    """Mean of segments ``which`` computed on values scaled by 2**-64.
+
+    Used only where the plain sum overflowed although the values are finite
+    (e.g. two values of 1e308): the scaled sum cannot overflow, and scaling by a
+    power of two is exact.
+    """
+    out = np.empty(which.size, np.float64)
+    scale = 2.0**-64
+    for w in numba.prange(which.size):
+        j = which[w]
+        n = 0
+        shi = 0.0
+        slo = 0.0
+        for i in range(lo[j], hi[j]):
+            x = v[i]
+            if x != x:
+                continue
+            n += 1
+            shi, e = _two_sum(shi, x * scale)
+            slo += e
+        out[w] = ((shi + slo) / n) * 2.0**64 if n else np.nan
+    return out
+
+
+@numba.njit(parallel=True, **NJIT)
+def _segments_ddsum(v, lo, hi):
+    """Compensated sum of each segment (no NaN skipping), as one float."""
+    n_seg = lo.size
+    out = np.zeros(n_seg, np.float64)
+    for j in numba.prange(n_seg):
+        shi = 0.0
+        slo = 0.0
+        for i in range(lo[j], hi[j]):
+            shi, e = _two_sum(shi, v[i])
+            slo += e
+        out[j] = shi + slo
+    return out
+
+
+@numba.njit(parallel=True, **NJIT)
+def _count_nan(v):
+    """Number of NaN values (parallel scan)."""
+    total = 0
+    for i in numba.prange(v.size):
+        if v[i] != v[i]:
+            total += 1
+    return total

@@ -1,0 +1,340 @@
+"""``aggregate_table``: windowed aggregation of an Arrow table (the public wrapper).
+
+This module validates arguments, arranges rows by group and time, enumerates windows,
+runs each field's aggregates (:mod:`tsengine.window.fieldcalc`), fills empty windows
+(:mod:`tsengine.window.fill`) and builds the result table.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+
+from tsengine.errors import SchemaError, TimestampError
+from tsengine.window._kernels.grouping import _gather
+from tsengine.window._kernels.ranges import _window_rows
+from tsengine.window.aggspec import STRING_OK, parse_aggs
+from tsengine.window.fieldcalc import Geometry, compute_field
+from tsengine.window.fill import apply_fill, check_fill
+from tsengine.window.grouping import column_array, group_rows
+from tsengine.window.timepoint import INT64_MAX, INT64_MIN, to_ns
+from tsengine.window.windows import enumerate_windows, make_spec
+
+TIME = "time"
+TIME_TYPE = pa.timestamp("ns", tz="UTC")
+
+
+def aggregate_table(
+    data: pa.Table,
+    *,
+    every,
+    aggs: dict[str, list[str]],
+    by: list[str] | None = None,
+    start=None,
+    end=None,
+    period=None,
+    offset=None,
+    gap=None,
+    fill=None,
+    tz: str | None = None,
+    closed: str = "left",
+    label: str = "left",
+    skip_nan: bool = True,
+    tag_columns: list[str] | None = None,
+    seed: pa.Table | None = None,
+) -> pa.Table:
+    """Aggregate a table's fields over time windows, per group of tag values.
+
+    Parameters
+    ----------
+    data : pyarrow.Table or pyarrow.RecordBatch
+        Column ``time`` (Arrow timestamp of any unit, or int64 ns; zone-less means
+        UTC, nulls are refused), tag columns and field columns (float, int, uint, bool;
+        strings for count/first/last only). Rows must be in time order within each
+        series, as ``Engine.read`` returns them; any other order is sorted here.
+    every : str, int or None
+        Window step: ``"500ms"``, ``"15m"``, ``"1h30m"``, ``"1d"``, ``"1w"``, ``"1mo"``,
+        ``"1y"`` or ns. None only with ``gap``.
+    aggs : dict of str to list of str
+        Field name to aggregate names; see :mod:`tsengine.window.aggspec`. Output
+        columns are named ``f"{field}_{aggregate}"``, e.g. ``vibration_p99.9``.
+    by : list of str, optional
+        Tag columns to group by; groups come out in ascending tag order, nulls last.
+    start, end : int, datetime, numpy/pandas timestamp or str, optional
+        Query range ``[start, end)``; rows outside it are ignored. With both, every
+        window from the one holding ``start`` to the one holding ``end - 1`` is
+        returned for every group (see ``fill``). Without them, windows run from each
+        group's first row to its last.
+    period : str or int, optional
+        Window width (default ``every``). Wider than ``every`` gives sliding windows;
+        it need not be a multiple of ``every``.
+    offset : str or int, optional
+        Shift of the window grid from the Unix epoch (may be negative).
+    gap : str or int, optional
+        Session windows instead of a grid: a session ends after ``gap`` with no rows
+        and covers ``[first row, last row + gap)``.
+    fill : None, "none", "previous", "linear" or a constant
+        Empty windows: None keeps them (count 0, others null), "none" omits them;
+        see :mod:`tsengine.window.fill` for the others.
+    tz : str, optional
+        IANA zone for calendar windows (days, weeks, months, years in local time).
+    closed, label : {"left", "right"}
+        ``closed="right"`` makes windows ``(start, end]``; ``label="right"`` labels
+        them by their end (pandas' conventions for such windows).
+    skip_nan : bool
+        Skip NaN like null (default). False: NaN is a value, counted, and any window
+        holding one yields NaN for every aggregate but count/first/last.
+    tag_columns : list of str, optional
+        Names of the tag columns; when given, ``by`` must be among them.
+    seed : pyarrow.Table, optional
+        Rows before ``start`` for ``fill="previous"``/``"linear"``: columns ``time``,
+        the ``by`` columns and any of the fields. For each group and field the latest
+        usable value (non-null, non-NaN unless ``skip_nan=False``) seeds the fill.
+        The engine passes the last row of each series before ``start``.
+
+    Returns
+    -------
+    pyarrow.Table
+        Columns: the ``by`` tags, ``time`` (window label, ``timestamp[ns, UTC]``) and
+        one column per (field, aggregate), sorted by group then time.
+
+    Raises
+    ------
+    SchemaError
+        Missing columns, unsupported types or aggregates.
+    ParseError
+        Malformed durations, zones, ``fill``, ``closed`` or ``label``.
+    TimestampError
+        Null or out-of-range times, ``end`` before ``start``.
+    BudgetError
+        More windows than :data:`tsengine.window.windows.MAX_WINDOWS`.
+
+    Examples
+    --------
+    >>> import pyarrow as pa
+    >>> t = pa.table({"time": pa.array([0, 1_500_000_000, 2_100_000_000],
+    ...                                pa.timestamp("ns", "UTC")),
+    ...               "v": [1.0, 2.0, 4.0]})
+    >>> out = aggregate_table(t, every="1s", aggs={"v": ["count", "mean"]})
+    >>> out.column("v_mean").to_pylist()
+    [1.0, 2.0, 4.0]
+    """
+    # Arguments
+    table = _as_table(data)
+    spec = make_spec(every, period, offset, gap, tz, closed, label)
+    specs = parse_aggs(aggs)
+    by = _check_by(table, by, tag_columns)
+    fill = check_fill(fill)
+    if spec.kind == "session" and fill not in (None, "none"):
+        raise SchemaError(
+            f"fill={fill!r} does not apply to session windows (never empty)"
+        )
+    start_ns = None if start is None else to_ns(start, name="start")
+    end_ns = None if end is None else to_ns(end, name="end")
+    if start_ns is not None and end_ns is not None and end_ns < start_ns:
+        raise TimestampError(f"end={end!r} is before start={start!r}")
+    kinds = {name: _field_kind(table, name, specs[name], by) for name in specs}
+    if seed is not None:
+        seed = _check_seed(seed, by)
+
+    # Rows arranged by group then time, cut to the query range
+    times = _times(table)
+    grp = group_rows(table, by, times, seed)
+    t = grp.times
+    g_lo, g_hi = grp.g_lo, grp.g_hi
+    if start_ns is not None or end_ns is not None:
+        lo = INT64_MIN if start_ns is None else start_ns
+        hi = INT64_MAX if end_ns is None else end_ns
+        n_groups = g_lo.size
+        g_lo, g_hi = _window_rows(
+            t if t.size else np.zeros(1, np.int64),
+            g_lo,
+            g_hi,
+            np.arange(n_groups + 1, dtype=np.int64),
+            np.full(n_groups, lo, np.int64),
+            np.full(n_groups, hi, np.int64),
+            0,
+        )
+
+    # Windows, then every field's aggregates over them
+    wins, labels = enumerate_windows(
+        spec, t, g_lo, g_hi, start_ns, end_ns, fill != "none"
+    )
+    geo = Geometry(t, g_lo, g_hi, wins, spec.shift)
+    columns = {}
+    for name, field_specs in specs.items():
+        kind, arrow_type = kinds[name]
+        values, valid = _field_values(table, name, kind, grp.perm)
+        outs = compute_field(
+            name, kind, arrow_type, values, valid, geo, field_specs, skip_nan
+        )
+        seeds = _seeds(seed, name, kind, grp, skip_nan, table.num_rows)
+        for out in outs:
+            apply_fill(out, fill, wins.w_off, labels, seeds)
+            columns[f"{name}_{out.spec.name}"] = _to_arrow(
+                out, table, name, grp.perm, seed
+            )
+
+    # Result: group keys, label time, aggregates
+    counts = np.diff(wins.w_off)
+    result = {}
+    if grp.keys is not None:
+        repeat = pa.array(np.repeat(np.arange(counts.size), counts))
+        for key in by:
+            result[key] = grp.keys.column(key).take(repeat)
+    result[TIME] = pa.array(labels, TIME_TYPE)
+    result.update(columns)
+    return pa.table(result)
+
+
+def _as_table(data) -> pa.Table:
+    if isinstance(data, pa.RecordBatch):
+        return pa.Table.from_batches([data])
+    if not isinstance(data, pa.Table):
+        raise SchemaError(
+            f"data must be a pyarrow Table or RecordBatch, got {type(data)!r}"
+        )
+    if TIME not in data.column_names:
+        raise SchemaError(
+            f"data has no {TIME!r} column (columns: {data.column_names!r})"
+        )
+    return data
+
+
+def _check_by(table, by, tag_columns) -> list[str]:
+    by = [] if by is None else [by] if isinstance(by, str) else list(by)
+    for key in by:
+        if key not in table.column_names or key == TIME:
+            raise SchemaError(f"by column {key!r} is not a tag column of the data")
+        if tag_columns is not None and key not in tag_columns:
+            raise SchemaError(
+                f"by column {key!r} is not one of tag_columns={tag_columns!r}"
+            )
+    if len(set(by)) != len(by):
+        raise SchemaError(f"by={by!r} repeats a column")
+    return by
+
+
+def _field_kind(table, name, field_specs, by):
+    """(kind, arrow type) of a field, after checking its aggregates apply."""
+    if name not in table.column_names or name == TIME:
+        raise SchemaError(f"field {name!r} is not a column of the data")
+    kind = table.schema.field(name).type
+    value_type = kind.value_type if pa.types.is_dictionary(kind) else kind
+    if pa.types.is_floating(kind):
+        return "float", pa.float64()
+    if pa.types.is_boolean(kind):
+        return "bool", pa.bool_()
+    if pa.types.is_signed_integer(kind):
+        return "int", pa.int64()
+    if pa.types.is_unsigned_integer(kind):
+        return "uint", pa.uint64()
+    if (
+        pa.types.is_string(value_type)
+        or pa.types.is_large_string(value_type)
+        or (pa.types.is_string_view(value_type))
+    ):
+        bad = [s.name for s in field_specs if s.kind not in STRING_OK]
+        if bad:
+            raise SchemaError(
+                f"aggregates {bad!r} need numbers; field {name!r} is {kind} (strings "
+                "allow only count, first, last)"
+            )
+        return "string", kind
+    raise SchemaError(f"field {name!r} has type {kind}, which cannot be aggregated")
+
+
+def _check_seed(seed, by) -> pa.Table:
+    if isinstance(seed, pa.RecordBatch):
+        seed = pa.Table.from_batches([seed])
+    if not isinstance(seed, pa.Table):
+        raise SchemaError(f"seed must be a pyarrow Table, got {type(seed)!r}")
+    missing = [c for c in [TIME, *by] if c not in seed.column_names]
+    if missing:
+        raise SchemaError(f"seed lacks columns {missing!r}")
+    return seed
+
+
+def _times(table) -> np.ndarray:
+    """The time column as int64 ns (exact cast; nulls refused)."""
+    col = column_array(table, TIME)
+    if col.null_count:
+        raise TimestampError(f"column {TIME!r} has {col.null_count!r} null times")
+    if pa.types.is_integer(col.type):
+        return col.cast(pa.int64()).to_numpy()
+    if not pa.types.is_timestamp(col.type):
+        raise SchemaError(f"column {TIME!r} has type {col.type}, expected a timestamp")
+    try:
+        ns = col.cast(pa.timestamp("ns", tz=col.type.tz), safe=True)
+    except pa.ArrowInvalid as exc:
+        raise TimestampError(f"times do not fit int64 nanoseconds: {exc}") from None
+    return ns.view(pa.int64()).to_numpy()
+
+
+def _field_values(table, name, kind, perm):
+    """Arranged numpy values (nulls filled) and the non-null mask (None if no nulls)."""
+    if kind == "string":
+        col = column_array(table, name)
+        valid = (
+            col.is_valid().to_numpy(zero_copy_only=False) if col.null_count else None
+        )
+        if valid is not None and perm is not None:
+            valid = valid[perm]
+        return None, valid
+    col = column_array(table, name)
+    target = {"float": pa.float64(), "int": pa.int64(), "uint": pa.uint64()}.get(kind)
+    if target is not None and col.type != target:
+        col = col.cast(target)
+    valid = None
+    if col.null_count:
+        valid = col.is_valid().to_numpy(zero_copy_only=False)
+        col = col.fill_null(False if kind == "bool" else 0)
+    values = col.to_numpy(zero_copy_only=False)
+    if perm is not None:
+        values = _gather(values, perm)
+        valid = None if valid is None else valid[perm]
+    return values, valid
+
+
+def _seeds(seed, name, kind, grp, skip_nan, n_data):
+    """(values, times, usable) per group: the latest usable seed value of a field."""
+    n_groups = grp.g_lo.size
+    if seed is None or name not in seed.column_names or seed.num_rows == 0:
+        return None
+    col = column_array(seed, name)
+    usable = col.is_valid().to_numpy(zero_copy_only=False)
+    times = _times(seed)
+    if kind == "string":
+        values = np.arange(seed.num_rows, dtype=np.int64) + n_data  # rows after data
+    else:
+        values, _ = _field_values(seed, name, kind, None)
+        if kind == "float" and skip_nan:
+            usable &= values == values
+    rows = np.flatnonzero(usable)
+    out_values = np.zeros(n_groups, values.dtype)
+    out_times = np.zeros(n_groups, np.int64)
+    ok = np.zeros(n_groups, np.bool_)
+    if rows.size:
+        order = rows[np.lexsort((times[rows], grp.seed_group[rows]))]
+        groups = grp.seed_group[order]
+        last = np.append(groups[1:] != groups[:-1], True)
+        pick = order[last]
+        out_values[grp.seed_group[pick]] = values[pick]
+        out_times[grp.seed_group[pick]] = times[pick]
+        ok[grp.seed_group[pick]] = True
+    return out_values, out_times, ok
+
+
+def _to_arrow(out, table, name, perm, seed) -> pa.Array:
+    """One output column as Arrow; string first/last via ``take`` of the source."""
+    mask = ~out.valid
+    if not out.is_index:
+        return pa.array(out.values, type=out.type, mask=mask if mask.any() else None)
+    rows = out.values
+    if perm is not None:
+        inside = rows < perm.size
+        rows = np.where(inside, perm[np.where(inside, rows, 0)], rows)
+    source = column_array(table, name)
+    if seed is not None and name in seed.column_names:
+        source = pa.concat_arrays([source, column_array(seed, name).cast(source.type)])
+    return source.take(pa.array(rows, mask=mask))
