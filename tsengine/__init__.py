@@ -21,6 +21,15 @@ from tsengine.series import Series
 
 __version__ = "0.1.0"
 
+
+def __getattr__(name: str):
+    # serve/connect load pyarrow.flight only when first used
+    if name in ("serve", "connect"):
+        from tsengine import flight
+
+        return getattr(flight, name)
+    raise AttributeError(f"module 'tsengine' has no attribute {name!r}")
+
 __all__ = [
     "BudgetError",
     "ClosedError",
@@ -34,4 +43,6 @@ __all__ = [
     "TableDef",
     "TableNotFoundError",
     "TimestampError",
+    "connect",
+    "serve",
 ]
