@@ -40,7 +40,11 @@ import pyarrow.flight as flight
 
 from tsengine.errors import Error
 from tsengine.flight import actions
-from tsengine.flight.auth import Authenticator, AuthMiddlewareFactory
+from tsengine.flight.auth import (
+    Authenticator,
+    AuthMiddlewareFactory,
+    HandshakeHandler,
+)
 from tsengine.flight.commands import Command, parse
 from tsengine.flight.errors import RequestError, to_flight, translated
 from tsengine.flight.queries import (
@@ -100,12 +104,14 @@ class FlightServer(flight.FlightServerBase):
         subscriber_max_bytes: int = SUBSCRIBER_MAX_BYTES,
     ) -> None:
         middleware = {}
-        self.auth = None
+        self.auth = handshake = None
         if authenticator is not None and authenticator.enabled:
             self.auth = AuthMiddlewareFactory(authenticator)
             middleware["auth"] = self.auth
+            handshake = HandshakeHandler()
         super().__init__(
             location,
+            auth_handler=handshake,
             tls_certificates=tls_certificates or [],
             verify_client=verify_client,
             root_certificates=root_certificates,
