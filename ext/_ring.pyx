@@ -33,6 +33,7 @@ cdef enum:
     K_B1 = 3
     K_OBJ = 4
 
+
 KIND_CODES = {"float64": K_F8, "int64": K_I8, "uint64": K_U8, "bool": K_B1,
               "string": K_OBJ}
 _DTYPES = {K_F8: np.float64, K_I8: np.int64, K_U8: np.uint64, K_B1: np.uint8,
@@ -64,6 +65,8 @@ cdef class SeriesBuffer:
     cdef int64_t* tp
     cdef int kinds[64]
     cdef int itemsize[64]
+    cdef char* dptr[64]       # data of each field column (NULL for strings)
+    cdef uint8_t* vptr[64]    # validity of each field (NULL: all present)
     cdef readonly long long gen
     cdef readonly bint empty
     cdef readonly long long last_time
@@ -91,6 +94,8 @@ cdef class SeriesBuffer:
             self.itemsize[i] = 1 if code == K_B1 else 8
             self.cols.append(np.empty(capacity, dtype=_DTYPES[code]))
             self.valid.append(None)
+            self.dptr[i] = NULL if code == K_OBJ else _ptr(self.cols[i])
+            self.vptr[i] = NULL
         self.head = 0
         self.count = 0
         self.gen = 0
@@ -207,13 +212,9 @@ cdef class SeriesBuffer:
                 memcpy(dst + pos * size, src, first * size)
                 if first < n:
                     memcpy(dst, src + first * size, (n - first) * size)
-        ring_valid = self.valid[f]
-        if valid is None and ring_valid is None:
+        if valid is None and self.vptr[f] == NULL:
             return
-        if ring_valid is None:
-            ring_valid = np.ones(self.capacity, dtype=np.uint8)
-            self.valid[f] = ring_valid
-        dst = _ptr(ring_valid)
+        dst = <char*> self._valid_ptr(f)
         if valid is None:
             with nogil:
                 for i in range(first):
@@ -227,61 +228,86 @@ cdef class SeriesBuffer:
                 if first < n:
                     memcpy(dst, src + first, n - first)
 
+    @cython.boundscheck(False)
+    @cython.wraparound(False)
+    def append_checked(self, const int64_t[::1] t, list cols):
+        """Append all of ``t`` and ``cols`` (no nulls) if in order and they fit.
+
+        The order check runs while the times are copied into free slots, so the
+        batch is read once; on failure nothing is published and False returns.
+        The GIL is released for the copies.
+        """
+        cdef Py_ssize_t n = t.shape[0], i, p, f
+        cdef Py_ssize_t cap = self.capacity
+        cdef bint ok = True
+        cdef int64_t prev
+        if n == 0:
+            return True
+        if n > self.capacity - self.count or len(cols) != self.nfields:
+            return False
+        for f in range(self.nfields):
+            if self.kinds[f] == K_OBJ or self.vptr[f] != NULL:
+                return False
+        prev = t[0]
+        if not self.empty and (prev < self.last_time or
+                               (prev == self.last_time and not self.allow_equal)):
+            return False
+        # A branch-free scan (vectorised by the compiler), then one memcpy.
+        with nogil:
+            ok = _sorted_scan(&t[0], n, self.allow_equal)
+        if not ok:
+            return False
+        self._append_time(&t[0], n)
+        if not ok:
+            return False
+        for f in range(self.nfields):
+            self._append_field(f, cols[f], None, 0, n)
+        self.count += n
+        self.last_time = t[n - 1]
+        self.empty = False
+        return True
+
     def append_point(self, long long t, tuple values):
         """Append one point if it is in order and fits; return whether it did.
 
         ``values`` holds one Python value per field, None for null. Nothing is
-        changed when False is returned (or when a value fails to convert).
+        changed when False is returned or when a value has the wrong type.
         """
+        if len(values) != self.nfields:
+            raise ValueError(f"expected {self.nfields!r} field values, got {len(values)!r}")
+        return self._append_point(t, list(values))
+
+    cdef bint _append_point(self, long long t, list values) except -1:
         cdef Py_ssize_t f, pos
         cdef object v
-        cdef double d
-        cdef int64_t i8
-        cdef uint64_t u8
+        cdef int kind
         if self.count >= self.capacity:
             return False
         if not self.empty and (t < self.last_time or
                                (t == self.last_time and not self.allow_equal)):
             return False
-        if len(values) != self.nfields:
-            raise ValueError(f"expected {self.nfields!r} field values, got {len(values)!r}")
+        # Check every value before writing any, so a bad one changes nothing.
+        for f in range(self.nfields):
+            v = values[f]
+            if v is not None:
+                _check_value(self.kinds[f], v)
         pos = (self.head + self.count) % self.capacity
-        # Convert every value before writing any, so a bad one changes nothing.
-        converted = []
         for f in range(self.nfields):
             v = values[f]
             if v is None:
-                converted.append(None)
-            elif self.kinds[f] == K_F8:
-                converted.append(float(v))
-            elif self.kinds[f] == K_I8:
-                converted.append(_as_int(v, -(2 ** 63), 2 ** 63 - 1, "int64"))
-            elif self.kinds[f] == K_U8:
-                converted.append(_as_int(v, 0, 2 ** 64 - 1, "uint64"))
-            elif self.kinds[f] == K_B1:
-                if not isinstance(v, (bool, np.bool_)):
-                    raise TypeError(f"value {v!r} is not a bool")
-                converted.append(1 if v else 0)
-            else:
-                if not isinstance(v, str):
-                    raise TypeError(f"value {v!r} is not a string")
-                converted.append(v)
-        for f in range(self.nfields):
-            v = converted[f]
-            self._set_valid(f, pos, v is not None)
-            if v is None:
+                self._set_valid(f, pos, False)
                 continue
-            if self.kinds[f] == K_F8:
-                d = v
-                (<double*> _ptr(self.cols[f]))[pos] = d
-            elif self.kinds[f] == K_I8:
-                i8 = v
-                (<int64_t*> _ptr(self.cols[f]))[pos] = i8
-            elif self.kinds[f] == K_U8:
-                u8 = v
-                (<uint64_t*> _ptr(self.cols[f]))[pos] = u8
-            elif self.kinds[f] == K_B1:
-                (<uint8_t*> _ptr(self.cols[f]))[pos] = <uint8_t> v
+            if self.vptr[f] != NULL:
+                self.vptr[f][pos] = 1
+            kind = self.kinds[f]
+            if kind == K_F8:
+                (<double*> self.dptr[f])[pos] = <double> v
+            elif kind == K_I8:
+                (<int64_t*> self.dptr[f])[pos] = <int64_t> v
+            elif kind == K_U8:
+                (<uint64_t*> self.dptr[f])[pos] = <uint64_t> v
+            elif kind == K_B1:
+                (<uint8_t*> self.dptr[f])[pos] = 1 if v else 0
             else:
                 self.cols[f][pos] = v
         self.tp[pos] = t
@@ -290,14 +316,17 @@ cdef class SeriesBuffer:
         self.empty = False
         return True
 
+    cdef uint8_t* _valid_ptr(self, Py_ssize_t f):
+        """Validity column of field ``f``, allocated (all present) on first use."""
+        if self.vptr[f] == NULL:
+            self.valid[f] = np.ones(self.capacity, dtype=np.uint8)
+            self.vptr[f] = <uint8_t*> _ptr(self.valid[f])
+        return self.vptr[f]
+
     cdef inline void _set_valid(self, Py_ssize_t f, Py_ssize_t pos, bint present):
-        ring_valid = self.valid[f]
-        if ring_valid is None:
-            if present:
-                return
-            ring_valid = np.ones(self.capacity, dtype=np.uint8)
-            self.valid[f] = ring_valid
-        (<uint8_t*> _ptr(ring_valid))[pos] = 1 if present else 0
+        if self.vptr[f] == NULL and present:
+            return
+        self._valid_ptr(f)[pos] = 1 if present else 0
 
     def add_field(self, str kind):
         """Add a field column; existing points are null in it."""
@@ -309,6 +338,8 @@ cdef class SeriesBuffer:
         self.itemsize[f] = 1 if code == K_B1 else 8
         self.valid.append(np.zeros(self.capacity, dtype=np.uint8))
         self.cols.append(np.zeros(self.capacity, dtype=_DTYPES[code]))
+        self.dptr[f] = NULL if code == K_OBJ else _ptr(self.cols[f])
+        self.vptr[f] = <uint8_t*> _ptr(self.valid[f])
         self.nfields += 1
 
     # -- removal -----------------------------------------------------------------
@@ -377,36 +408,49 @@ cdef class SeriesBuffer:
         return total + sum(v.nbytes for v in self.valid if v is not None)
 
 
+@cython.boundscheck(False)
+@cython.wraparound(False)
+cdef bint _sorted_scan(const int64_t* t, Py_ssize_t n, bint allow_equal) noexcept nogil:
+    """Whether ``t`` is non-decreasing (strictly increasing unless allow_equal)."""
+    cdef Py_ssize_t i
+    cdef int64_t bad = 0
+    if allow_equal:
+        for i in range(1, n):
+            bad |= t[i] < t[i - 1]
+    else:
+        for i in range(1, n):
+            bad |= t[i] <= t[i - 1]
+    return bad == 0
+
+
 cdef object _copy_wrapped(object arr, Py_ssize_t pos, Py_ssize_t first, Py_ssize_t n):
     if first == n:
         return arr[pos:pos + n].copy()
     return np.concatenate((arr[pos:pos + first], arr[0:n - first]))
 
 
-cdef object _as_int(object v, object lo, object hi, str kind):
-    if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)):
-        raise TypeError(f"value {v!r} is not an integer for a {kind} field")
-    if not lo <= v <= hi:
-        raise OverflowError(f"value {v!r} is outside the {kind} range [{lo}, {hi}]")
-    return int(v)
+cdef int _check_value(int kind, object v) except -1:
+    """Raise TypeError/OverflowError unless ``v`` can be stored in a ``kind`` field."""
+    if kind == K_F8:
+        if type(v) is float:
+            return 0
+        if isinstance(v, (bool, np.bool_)) or not isinstance(
+                v, (float, int, np.floating, np.integer)):
+            raise TypeError(f"value {v!r} is not a number for a float64 field")
+    elif kind == K_I8 or kind == K_U8:
+        name = "int64" if kind == K_I8 else "uint64"
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)):
+            raise TypeError(f"value {v!r} is not an integer for a {name} field")
+        lo, hi = (-(2 ** 63), 2 ** 63 - 1) if kind == K_I8 else (0, 2 ** 64 - 1)
+        if not lo <= v <= hi:
+            raise OverflowError(f"value {v!r} is outside the {name} range [{lo}, {hi}]")
+    elif kind == K_B1:
+        if not isinstance(v, (bool, np.bool_)):
+            raise TypeError(f"value {v!r} is not a bool")
+    elif not isinstance(v, str):
+        raise TypeError(f"value {v!r} is not a string")
+    return 0
 
 
-@cython.boundscheck(False)
-@cython.wraparound(False)
-def scatter_in_order(list buffers, const int64_t[::1] offsets, const int64_t[::1] t,
-                     list cols, list valids):
-    """Append group ``g`` = rows ``[offsets[g], offsets[g+1])`` to ``buffers[g]``
-    wherever that group is in order and fits; return the indices of the groups that
-    need the slow path (merge or seal). Rows must already be grouped."""
-    cdef Py_ssize_t g, lo, hi
-    cdef SeriesBuffer buf
-    slow = []
-    for g in range(len(buffers)):
-        buf = <SeriesBuffer> buffers[g]
-        lo = offsets[g]
-        hi = offsets[g + 1]
-        if hi - lo > buf.capacity - buf.count or not buf._in_order(&t[lo], hi - lo):
-            slow.append(g)
-            continue
-        buf.append_block(t, cols, valids, lo, hi)
-    return slow
+include "_ring_scatter.pxi"
+include "_ring_point.pxi"

@@ -124,6 +124,7 @@ class Engine:
 
     def _register(self, definition: TableDef, log: bool = True) -> Table:
         table = Table(definition, on_seal=self._on_seal)
+        table.fast_ok = self._store is None
         if log and self._store is not None:
             self._store.log_create_table(definition.to_dict())
         self._tables[definition.name] = table
@@ -192,8 +193,12 @@ class Engine:
         *,
         tags: Iterable[str] | None = None,
         unit: str = "ns",
+        _log: bool = True,
     ) -> int:
-        """Write batches to several tables in one all-or-nothing call."""
+        """Write batches to several tables in one all-or-nothing call.
+
+        ``_log=False`` is for storage replay only: the write is already logged.
+        """
         self._check_open()
         arrow = {name: to_arrow(d, name) for name, d in data.items()}
         arrow = {name: t for name, t in arrow.items() if t.num_rows}
@@ -203,7 +208,7 @@ class Engine:
         with ExitStack() as stack:
             stack.enter_context(self._ddl_lock)
             plan = self._plan(arrow, tag_list, unit, stack)
-            self._commit(plan)
+            self._commit(plan, _log)
         return sum(t.num_rows for t in arrow.values())
 
     def _plan(
@@ -244,9 +249,9 @@ class Engine:
             plan.append((table, is_new, grow, batch, grouping))
         return plan
 
-    def _commit(self, plan: list) -> None:
+    def _commit(self, plan: list, log: bool = True) -> None:
         """Log, then store and publish a validated plan."""
-        if self._store is not None:
+        if self._store is not None and log:
             for table, is_new, grow, _, _ in plan:
                 if is_new or grow:
                     definition = table.definition.to_dict()
@@ -259,6 +264,9 @@ class Engine:
             )
         for table, is_new, grow, batch, grouping in plan:
             if is_new:
+                table.fast_ok = self._store is None and not self._listeners.get(
+                    table.name
+                )
                 self._tables[table.name] = table
             with table.lock:
                 if grow:
@@ -285,30 +293,27 @@ class Engine:
 
     def _recover_write(self, tables: dict[str, pa.Table]) -> None:
         """Storage replay: apply a logged write without logging it again."""
-        store, self._store = self._store, None
-        try:
-            for name, data in tables.items():
-                self.write(
-                    name,
-                    data,
-                    tags=self._tables[name].definition.tags
-                    if name in self._tables
-                    else None,
-                )
-        finally:
-            self._store = store
+        for name, data in tables.items():
+            tags = self._tables[name].definition.tags if name in self._tables else None
+            self.write_many({name: data}, tags=tags, _log=False)
 
     def add_listener(self, table: str, listener: Listener) -> None:
         """Call ``listener(table, batch)`` after every committed write to ``table``;
         ``batch`` is the written rows as Arrow (time as timestamp[ns, UTC])."""
         with self._ddl_lock:
             self._listeners.setdefault(table, []).append(listener)
+            if table in self._tables:
+                self._tables[table].fast_ok = False
 
     def remove_listener(self, table: str, listener: Listener) -> None:
         """Stop calling a listener added with :meth:`add_listener`."""
         with self._ddl_lock:
             if listener in self._listeners.get(table, []):
                 self._listeners[table].remove(listener)
+            if table in self._tables:
+                self._tables[table].fast_ok = self._store is None and not (
+                    self._listeners.get(table)
+                )
 
     def series(self, table: str, **tags: str):
         """Handle for fast writes to one series (see :class:`tsengine.Series`)."""

@@ -6,19 +6,24 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from tsengine._native._ring import PointWriter
 from tsengine.errors import SchemaError
 from tsengine.timeconv import array_to_ns, to_ns
+
+_STORED = {"float64": np.float64, "int64": np.int64, "uint64": np.uint64}
 
 if TYPE_CHECKING:
     from tsengine.engine import Engine
 
 
-class Series:
+class Series(PointWriter):
     """Writes to one series (a table plus one tag set).
 
-    Obtain it with :meth:`Engine.series`. ``append`` stores one point straight into
-    the series ring when it is in order and fits, without building a batch; every
-    other case goes through :meth:`Engine.write` with the same semantics.
+    Obtain it with :meth:`Engine.series`. ``append(time, *values, **fields)`` stores
+    one point (int ns time; values in field order or by name, missing ones null)
+    straight into the series ring when it is in order and fits, in native code;
+    every other case goes through :meth:`Engine.write` with the same semantics.
+    ``extend`` does the same for arrays.
 
     Examples
     --------
@@ -46,36 +51,44 @@ class Series:
         self._key = tuple(tags.get(t) for t in definition.tags)
         self._fields = list(definition.fields)
         self._index = {name: i for i, name in enumerate(self._fields)}
+        self._nfields = len(self._fields)
 
-    def append(self, time: Any, *values: Any, **fields: Any) -> None:
-        """Store one point.
-
-        Parameters
-        ----------
-        time : int ns, datetime, numpy/pandas time or str
-            Point time.
-        *values
-            Field values in the table's field order.
-        **fields
-            Field values by name (missing fields are null).
-        """
-        t = time if type(time) is int else to_ns(time)
+    def _append_slow(self, time: Any, values: tuple, fields: dict[str, Any]) -> None:
+        """Every append the native path declines: same checks, through write()."""
+        t = to_ns(time)
         row = self._row(values, fields)
-        table = self._table
-        engine = self._engine
-        if engine._store is None and not engine._listeners.get(self.table):
-            with table.lock:
-                buf = table.series.get(self._key)
-                if (
-                    buf is not None
-                    and buf.nfields == len(row)
-                    and buf.append_point(t, row)
-                ):
-                    table.publish([buf])
-                    return
         self.extend(
-            [t], **{name: [v] for name, v in zip(self._fields, row) if v is not None}
+            np.array([t], dtype=np.int64),
+            **{name: [v] for name, v in zip(self._fields, row) if v is not None},
         )
+
+    def _extend_fast(self, times: Any, fields: dict[str, Any]) -> bool:
+        """Store in-order int64 ns times with every field as a numpy array of its
+        stored type straight into the ring; False if any condition fails."""
+        table = self._table
+        kinds = table.definition.fields
+        if (
+            type(times) is not np.ndarray
+            or times.dtype != np.int64
+            or len(fields) != len(kinds)
+            or not table.fast_ok
+        ):
+            return False
+        cols = []
+        for name, kind in kinds.items():
+            col = fields.get(name)
+            if type(col) is not np.ndarray or col.dtype != _STORED.get(kind):
+                return False
+            if len(col) != len(times):
+                return False
+            cols.append(np.ascontiguousarray(col))
+        times = np.ascontiguousarray(times)
+        with table.lock:
+            buf = table.series.get(self._key)
+            if buf is None or not buf.append_checked(times, cols):
+                return False
+            table.publish([buf])
+        return True
 
     def _row(self, values: tuple, fields: dict[str, Any]) -> tuple:
         if len(values) > len(self._fields):
@@ -104,6 +117,8 @@ class Series:
         **fields : array-like
             One array per field, same length as ``times``.
         """
+        if self._extend_fast(times, fields):
+            return len(times)
         t = array_to_ns(times)
         data: dict[str, Any] = {"time": t}
         for tag, value in self.tags.items():

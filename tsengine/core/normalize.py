@@ -205,6 +205,10 @@ def normalize(data: pa.Table, definition: TableDef, unit: str = "ns") -> Batch:
 def _tag_array(col: pa.ChunkedArray, definition: TableDef, tag: str) -> pa.Array:
     arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
     if pa.types.is_dictionary(arr.type):
+        value_type = arr.type.value_type
+        if pa.types.is_string(value_type) or pa.types.is_large_string(value_type):
+            # Kept encoded: grouping uses the indices directly.
+            return arr
         arr = arr.dictionary_decode()
     if pa.types.is_null(arr.type):
         return pa.nulls(len(arr), pa.string())

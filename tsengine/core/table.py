@@ -15,7 +15,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from tsengine._native._group import combine_codes, group_rows, is_sorted
-from tsengine._native._ring import SeriesBuffer, scatter_in_order
+from tsengine._native._ring import (
+    CommitClock,
+    SeriesBuffer,
+    publish_all,
+    scatter_direct,
+    scatter_in_order,
+)
 from tsengine.core import merge as mg
 from tsengine.core.chunk import SealedChunk, seal
 from tsengine.core.merge import Rows
@@ -45,10 +51,10 @@ class Table:
         self.definition = definition
         self.lock = threading.RLock()
         self.series: dict[SeriesKey, SeriesBuffer] = {}
-        self.committed = -1
-        self._next_seq = 0
+        self.clock = CommitClock()
         self._on_seal = on_seal
         self.sealed_points = 0
+
 
     # -- schema ----------------------------------------------------------------
 
@@ -78,16 +84,21 @@ class Table:
 
     # -- write path ------------------------------------------------------------
 
-    def group(self, batch: Batch) -> tuple[np.ndarray, np.ndarray, list[SeriesKey]]:
+    def group(self, batch: Batch) -> tuple:
         """Group rows by series in native code.
 
-        Returns ``(order, offsets, keys)``: group ``g`` is the rows
+        Returns ``(order, offsets, keys, codes)``: group ``g`` is the rows
         ``order[offsets[g]:offsets[g + 1]]`` (arrival order kept) of series
-        ``keys[g]``.
+        ``keys[g]``; ``codes[i]`` is the group of row ``i``.
         """
         n = len(batch)
         if not self.definition.tags:
-            return np.arange(n, dtype=np.int64), np.array([0, n], np.int64), [()]
+            return (
+                np.arange(n, dtype=np.int64),
+                np.array([0, n], np.int64),
+                [()],
+                np.zeros(n, np.int64),
+            )
         codes = np.zeros(n, dtype=np.int64)
         bound = 1
         per_tag = []
@@ -96,39 +107,36 @@ class Table:
             if arr is None:
                 per_tag.append((np.zeros(n, np.int64), np.array([None], object)))
                 continue
-            enc = pc.dictionary_encode(arr)
-            values = np.array(enc.dictionary.to_pylist() + [None], dtype=object)
-            idx = enc.indices.fill_null(len(values) - 1)
-            idx = np.asarray(idx.to_numpy(zero_copy_only=False), dtype=np.int64)
+            idx, values = _tag_codes(arr)
             if bound * len(values) > 2**62:
                 # Re-number the combinations seen so far so the product stays small.
-                codes = _densify(codes)
-                bound = int(codes.max()) + 1 if n else 1
+                codes, bound = _densify(codes, bound)
             codes = combine_codes(codes, idx, len(values))
             bound *= len(values)
             per_tag.append((idx, values))
-        dense = _densify(codes)
-        ngroups = int(dense.max()) + 1 if n else 0
+        dense, ngroups = _densify(codes, bound)
         order, offsets = group_rows(dense, ngroups)
         first_rows = order[offsets[:-1]]
         columns = [values[idx[first_rows]] for idx, values in per_tag]
         keys = list(zip(*columns)) if columns else []
-        return order, offsets, keys
+        return order, offsets, keys, dense
 
-    def buffer_for(self, key: SeriesKey, create: bool = True) -> SeriesBuffer | None:
-        """The ring of a series, created (copy-on-write of the index) if missing."""
-        buf = self.series.get(key)
-        if buf is None and create:
-            buf = SeriesBuffer(
-                self.definition.ring_capacity,
-                self.kinds(),
-                self.definition.duplicates == "keep",
-            )
-            buf.key = key
-            series = dict(self.series)
-            series[key] = buf
+    def buffers_for(self, keys: list[SeriesKey]) -> list[SeriesBuffer]:
+        """The rings of these series; missing ones are created and published to
+        readers with one copy-on-write of the index."""
+        series = self.series
+        found = [series.get(k) for k in keys]
+        if None in found:
+            series = dict(series)
+            kinds = self.kinds()
+            keep = self.definition.duplicates == "keep"
+            for i, key in enumerate(keys):
+                if found[i] is None:
+                    buf = SeriesBuffer(self.definition.ring_capacity, kinds, keep)
+                    buf.key = key
+                    series[key] = found[i] = buf
             self.series = series
-        return buf
+        return found
 
     def check_duplicates(
         self,
@@ -165,7 +173,7 @@ class Table:
         """
         grouping = self.group(batch)
         if self.definition.duplicates == "reject":
-            self.check_duplicates(batch, *grouping)
+            self.check_duplicates(batch, *grouping[:3])
         return grouping
 
     def apply(self, batch: Batch, grouping) -> list[SeriesBuffer]:
@@ -174,20 +182,34 @@ class Table:
         Groups that arrive in order and fit go straight into their rings in one
         native call; the rest take the merge path.
         """
-        order, offsets, keys = grouping
-        buffers = [self.buffer_for(k) for k in keys]
-        rows = self._gather(batch, order)
-        slow = scatter_in_order(buffers, offsets, rows.times, rows.cols, rows.valids)
-        for g in slow:
-            self.write_rows(
-                buffers[g], rows.slice(int(offsets[g]), int(offsets[g + 1]))
+        order, offsets, keys, codes = grouping
+        buffers = self.buffers_for(keys)
+        if "string" in self.definition.fields.values():
+            # Object columns cannot be gathered in native code: permute first.
+            rows = self._gather(batch, order)
+            slow = scatter_in_order(
+                buffers, offsets, rows.times, rows.cols, rows.valids
             )
+            for g in slow:
+                lo, hi = int(offsets[g]), int(offsets[g + 1])
+                self.write_rows(buffers[g], rows.slice(lo, hi))
+            return buffers
+        rows = self._gather(batch, None)
+        slow = scatter_direct(
+            buffers, codes, offsets, rows.times, rows.cols, rows.valids
+        )
+        for g in slow:
+            lo, hi = int(offsets[g]), int(offsets[g + 1])
+            self.write_rows(buffers[g], rows.take(order[lo:hi]))
         return buffers
 
-    def _gather(self, batch: Batch, order: np.ndarray) -> Rows:
-        """Columns of the batch in the table's field order, rows in group order."""
-        identity = len(order) == 0 or (
-            order[0] == 0 and is_sorted(order) and order[-1] == len(order) - 1
+    def _gather(self, batch: Batch, order: np.ndarray | None) -> Rows:
+        """Columns of the batch in the table's field order, rows in group order
+        (``order`` None: as they came)."""
+        identity = (
+            order is None
+            or len(order) == 0
+            or (order[0] == 0 and is_sorted(order) and order[-1] == len(order) - 1)
         )
         take = (lambda a: a) if identity else (lambda a: a[order])
         n = len(batch)
@@ -297,12 +319,21 @@ class Table:
 
     def publish(self, buffers: list[SeriesBuffer]) -> int:
         """Publish every touched ring under one new sequence, then commit it."""
-        seq = self._next_seq
-        self._next_seq += 1
-        for buf in buffers:
-            buf.publish(seq)
-        self.committed = seq
-        return seq
+        return publish_all(buffers, self.clock)
+
+    @property
+    def committed(self) -> int:
+        """Sequence of the newest write readers may see."""
+        return self.clock.committed
+
+    @property
+    def fast_ok(self) -> bool:
+        """Whether writes may skip the engine (no log to write, nobody to notify)."""
+        return self.clock.fast_ok
+
+    @fast_ok.setter
+    def fast_ok(self, value: bool) -> None:
+        self.clock.fast_ok = value
 
     # -- naming ----------------------------------------------------------------
 
@@ -311,5 +342,29 @@ class Table:
         return f"{self.name}{',' if tags else ''}{tags}"
 
 
-def _densify(codes: np.ndarray) -> np.ndarray:
-    return np.asarray(pc.dictionary_encode(pa.array(codes)).indices, dtype=np.int64)
+def _densify(codes: np.ndarray, bound: int) -> tuple[np.ndarray, int]:
+    """Renumber codes in ``[0, bound)`` to ``[0, distinct)`` keeping their order."""
+    if len(codes) == 0:
+        return codes, 0
+    if bound <= max(4 * len(codes), 1 << 20):
+        present = np.zeros(bound, dtype=bool)
+        present[codes] = True
+        remap = np.cumsum(present, dtype=np.int64) - 1
+        return remap[codes], int(remap[-1]) + 1
+    enc = pc.dictionary_encode(pa.array(codes))
+    return np.asarray(enc.indices, dtype=np.int64), len(enc.dictionary)
+
+
+def _tag_codes(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """Per-row code and the value of each code (last code: null) of a tag column."""
+    if not pa.types.is_dictionary(arr.type) or len(pc.unique(arr.dictionary)) != len(
+        arr.dictionary
+    ):
+        if pa.types.is_dictionary(arr.type):
+            arr = arr.dictionary_decode()
+        arr = pc.dictionary_encode(arr)
+    values = np.array(arr.dictionary.to_pylist() + [None], dtype=object)
+    idx = arr.indices
+    if idx.null_count:
+        idx = idx.fill_null(len(values) - 1)
+    return np.asarray(idx.to_numpy(zero_copy_only=False), dtype=np.int64), values

@@ -1,0 +1,62 @@
+# Included by _ring.pyx: the single-point write path of tsengine.Series, kept in
+# native code because a Python-level append costs more than the point itself.
+
+
+cdef class PointWriter:
+    """Base of :class:`tsengine.Series`: appends one point straight into the ring.
+
+    The subclass sets ``_table`` (core Table), ``_key``, ``_index`` (field name to
+    column) and ``_nfields``, and defines ``_append_slow(time, values, fields)``
+    for every case this path declines: a time that is not an int, an engine that
+    logs or notifies, an out-of-order or duplicate point, a full ring, a series
+    that does not exist yet.
+    """
+
+    cdef public object _table
+    cdef public tuple _key
+    cdef public dict _index
+    cdef public Py_ssize_t _nfields
+    cdef SeriesBuffer _buf
+    cdef CommitClock _clock
+    cdef object _acquire, _release
+
+    def append(self, time, *values, **fields):
+        """Store one point; see :class:`tsengine.Series`."""
+        cdef long long t
+        cdef Py_ssize_t i
+        cdef SeriesBuffer buf
+        cdef bint stored
+        if self._clock is None:
+            self._clock = self._table.clock
+            self._acquire = self._table.lock.acquire
+            self._release = self._table.lock.release
+        if (type(time) is not int or not self._clock.fast_ok
+                or len(values) > self._nfields):
+            return self._append_slow(time, values, fields)
+        if not -(2 ** 63) <= time < 2 ** 63:
+            return self._append_slow(time, values, fields)
+        t = time
+        row = list(values)
+        for i in range(len(values), self._nfields):
+            row.append(None)
+        if fields:
+            for name, v in fields.items():
+                index = self._index.get(name)
+                if index is None:
+                    return self._append_slow(time, values, fields)
+                row[<Py_ssize_t> index] = v
+        buf = self._buf
+        if buf is None:
+            buf = self._table.series.get(self._key)
+            if buf is None:
+                return self._append_slow(time, values, fields)
+            self._buf = buf
+        self._acquire()
+        try:
+            stored = buf.nfields == self._nfields and buf._append_point(t, row)
+            if stored:
+                self._clock.commit(buf)
+        finally:
+            self._release()
+        if not stored:
+            return self._append_slow(time, values, fields)

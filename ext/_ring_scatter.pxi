@@ -1,0 +1,150 @@
+# Included by _ring.pyx: native write paths that fill many series rings from one
+# long-format batch. The caller (tsengine.core.table) holds the table's write lock
+# and publishes the touched rings afterwards; nothing here is visible to readers
+# before that.
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+def scatter_in_order(list buffers, const int64_t[::1] offsets, const int64_t[::1] t,
+                     list cols, list valids):
+    """Append group ``g`` = rows ``[offsets[g], offsets[g+1])`` to ``buffers[g]``
+    wherever that group is in order and fits; return the indices of the groups that
+    need the slow path (merge or seal). Rows must already be grouped."""
+    cdef Py_ssize_t g, lo, hi
+    cdef SeriesBuffer buf
+    slow = []
+    for g in range(len(buffers)):
+        buf = <SeriesBuffer> buffers[g]
+        lo = offsets[g]
+        hi = offsets[g + 1]
+        if hi - lo > buf.capacity - buf.count or not buf._in_order(&t[lo], hi - lo):
+            slow.append(g)
+            continue
+        buf.append_block(t, cols, valids, lo, hi)
+    return slow
+
+
+cdef class CommitClock:
+    """Commit sequence of one table, and whether its writes may take native paths.
+
+    ``committed`` is what readers pin; ``next_seq`` the sequence the next write
+    publishes under. Only the holder of the table's write lock changes them.
+    """
+
+    cdef public long long committed
+    cdef public long long next_seq
+    cdef public bint fast_ok
+
+    def __init__(self):
+        self.committed = -1
+        self.next_seq = 0
+        self.fast_ok = True
+
+    cdef inline long long commit(self, SeriesBuffer buf):
+        cdef long long seq = self.next_seq
+        self.next_seq = seq + 1
+        buf.publish(seq)
+        self.committed = seq
+        return seq
+
+
+def publish_all(list buffers, CommitClock clock):
+    """Publish every ring of a write under one new sequence, then commit it."""
+    cdef SeriesBuffer buf
+    cdef long long seq = clock.next_seq
+    clock.next_seq = seq + 1
+    for buf in buffers:
+        buf.publish(seq)
+    clock.committed = seq
+    return seq
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+def scatter_direct(list buffers, const int64_t[::1] codes, const int64_t[::1] offsets,
+                   const int64_t[::1] t, list cols, list valids):
+    """Append every row to its series' ring in one pass over the batch.
+
+    ``codes[i]`` is the group of row ``i`` and group ``g`` has
+    ``offsets[g + 1] - offsets[g]`` rows. Reads are sequential and each ring is
+    written at its own cursor, so the batch is never permuted. A group that turns
+    out to be out of order (or does not fit) is left untouched -- what was copied
+    into its free slots is never published -- and returned for the merge path.
+    Numeric and bool fields only.
+    """
+    cdef Py_ssize_t ng = len(buffers), nf = len(cols), n = t.shape[0]
+    cdef Py_ssize_t g, i, f, p
+    cdef SeriesBuffer buf
+    cdef char* src[64]
+    cdef uint8_t* srcv[64]
+    cdef int sz[64]
+    for f in range(nf):
+        src[f] = _ptr(cols[f])
+        srcv[f] = NULL if valids[f] is None else <uint8_t*> _ptr(valids[f])
+        sz[f] = cols[f].dtype.itemsize
+    ok_arr = np.zeros(ng, dtype=np.uint8)
+    pos_arr = np.zeros(ng, dtype=np.int64)
+    last_arr = np.zeros(ng, dtype=np.int64)
+    seen_arr = np.zeros(ng, dtype=np.uint8)
+    tps_arr = np.zeros(ng, dtype=np.intp)
+    dps_arr = np.zeros((ng, max(nf, 1)), dtype=np.intp)
+    vps_arr = np.zeros((ng, max(nf, 1)), dtype=np.intp)
+    caps_arr = np.zeros(ng, dtype=np.int64)
+    cdef uint8_t[::1] ok = ok_arr, seen = seen_arr
+    cdef int64_t[::1] pos = pos_arr, last = last_arr, caps = caps_arr
+    cdef Py_ssize_t[::1] tps = tps_arr
+    cdef Py_ssize_t[:, ::1] dps = dps_arr, vps = vps_arr
+    cdef uint8_t allow_equal = 0
+    # Per group: where its ring's free slots start and what it last holds.
+    for g in range(ng):
+        buf = <SeriesBuffer> buffers[g]
+        if buf.nfields != nf or offsets[g + 1] - offsets[g] > buf.capacity - buf.count:
+            continue
+        ok[g] = 1
+        allow_equal = buf.allow_equal
+        pos[g] = (buf.head + buf.count) % buf.capacity
+        caps[g] = buf.capacity
+        last[g] = buf.last_time
+        seen[g] = 0 if buf.empty else 1
+        tps[g] = <Py_ssize_t> buf.tp
+        for f in range(nf):
+            dps[g, f] = <Py_ssize_t> buf.dptr[f]
+            vps[g, f] = <Py_ssize_t> (buf._valid_ptr(f) if srcv[f] != NULL
+                                      else buf.vptr[f])
+    # One sequential pass over the rows.
+    with nogil:
+        for i in range(n):
+            g = codes[i]
+            if not ok[g]:
+                continue
+            if seen[g] and (t[i] < last[g] or (t[i] == last[g] and not allow_equal)):
+                ok[g] = 0
+                continue
+            p = pos[g]
+            (<int64_t*> tps[g])[p] = t[i]
+            for f in range(nf):
+                if sz[f] == 8:
+                    (<int64_t*> dps[g, f])[p] = (<const int64_t*> src[f])[i]
+                else:
+                    (<uint8_t*> dps[g, f])[p] = (<const uint8_t*> src[f])[i]
+                if vps[g, f] != 0:
+                    (<uint8_t*> vps[g, f])[p] = 1 if srcv[f] == NULL else srcv[f][i]
+            p += 1
+            if p == caps[g]:
+                p = 0
+            pos[g] = p
+            last[g] = t[i]
+            seen[g] = 1
+    slow = []
+    for g in range(ng):
+        buf = <SeriesBuffer> buffers[g]
+        if not ok[g]:
+            slow.append(g)
+            continue
+        k = offsets[g + 1] - offsets[g]
+        if k:
+            buf.count += k
+            buf.last_time = last[g]
+            buf.empty = False
+    return slow
