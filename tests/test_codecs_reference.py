@@ -191,3 +191,30 @@ def test_non_decimal_doubles_take_the_rd_fallback():
     assert codecs.codec_name(block) == "alp-rd"
     # The sign, exponent and top mantissa bits repeat: clearly under 64 bits.
     assert len(block) * 8 / len(x) < 60
+
+
+def read_uvarint(data: bytes, pos: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        byte = data[pos]
+        value |= (byte & 0x7F) << shift
+        pos += 1
+        shift += 7
+        if byte < 0x80:
+            return value, pos
+
+
+def test_delta_layout_divides_by_the_common_step():
+    # A traffic sensor: whole minutes apart, irregularly, in nanoseconds.
+    rng = np.random.default_rng(11)
+    minutes = np.cumsum(rng.integers(1, 30, 3000))
+    t = 1_436_000_000 * 10**9 + minutes * 60 * 10**9
+    name, count, payload = payload_of(codecs.encode_time(t, "delta"))
+    first = struct.unpack_from("<q", payload, 0)[0]
+    g, pos = read_uvarint(payload, 8)
+    quotients, end = ref_pfor(payload, pos, count - 1)
+    assert (first, g, end) == (int(t[0]), 60 * 10**9, len(payload))
+    rebuilt = np.cumsum([first] + [q * g for q in quotients])
+    assert rebuilt.tolist() == t.tolist()
+    # Quotients below 30 need 5 bits: well under a byte per timestamp.
+    assert len(payload) < count

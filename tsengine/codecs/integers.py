@@ -1,6 +1,6 @@
 """Codecs for 64-bit integer columns: timestamps (int64 ns), int64 and uint64.
 
-Five payload formats, all with wrapping (modulo 2**64) arithmetic so that every int64
+Six payload formats, all with wrapping (modulo 2**64) arithmetic so that every int64
 or uint64 sequence round-trips, including steps across the whole range:
 
 ``raw``
@@ -11,11 +11,15 @@ or uint64 sequence round-trips, including steps across the whole range:
 ``for``
     The values themselves, patched frame-of-reference packed (see ``_pfor``).
 ``delta``
-    First value (u64), then the ``n - 1`` differences, PFOR packed.
+    First value (u64), the common divisor ``g`` of the differences (LEB128), then the
+    ``n - 1`` differences divided by ``g``, PFOR packed.
 ``dod``
-    First value and first difference (u64 each), then the ``n - 2`` differences of
-    differences, PFOR packed: a nearly regular clock costs a few bits per vector plus
-    its irregular steps as patched exceptions.
+    First value and first difference (u64 each), ``g`` (LEB128), then the ``n - 2``
+    differences of differences divided by ``g``, PFOR packed: a nearly regular clock
+    costs a few bits per vector plus its irregular steps as patched exceptions.
+
+Dividing by ``g`` matters for clocks: nanosecond timestamps of a sensor that reports
+whole seconds differ by multiples of 10**9, and the quotients need 30 bits less each.
 ``rle``
     Run count (u32), then the run values and run lengths, each PFOR packed.
 
@@ -64,6 +68,22 @@ def as_int64(values: np.ndarray, kind: str) -> np.ndarray:
     return np.ascontiguousarray(arr).view(np.int64)
 
 
+def _divided(d: np.ndarray) -> tuple[int, np.ndarray]:
+    """(g, d // g) for the greatest common divisor g of ``d``; g is 1 when unhelpful.
+
+    Differences beyond +-2**62 (jumps across the range) keep g = 1, so ``abs`` cannot
+    overflow and the quotients stay exact.
+    """
+    if len(d) == 0 or d.min() <= -(2**62) or d.max() >= 2**62:
+        return 1, d
+    g = int(np.gcd.reduce(np.abs(d)))
+    return (g, d // g) if g > 1 else (1, d)
+
+
+def _scaled(g: int) -> bytes:
+    return _frame.put_uvarint(g)
+
+
 def _step_of(v: np.ndarray) -> int | None:
     """The common (wrapping) difference if ``v`` is arithmetic, else None."""
     if len(v) < 2:
@@ -99,16 +119,15 @@ def encode_payload(v: np.ndarray, codec: str) -> bytes:
     if codec == "for":
         return _pfor.encode(v)
     if codec == "delta":
-        return first + _pfor.encode(np.diff(v))
+        g, q = _divided(np.diff(v))
+        return first + _scaled(g) + _pfor.encode(q)
     if codec == "dod":
         if n < 2:
             return encode_payload(v, "delta")
         d = np.diff(v)
-        return (
-            first
-            + int(d[0]).to_bytes(8, "little", signed=True)
-            + _pfor.encode(np.diff(d))
-        )
+        g, q = _divided(np.diff(d))
+        d0 = int(d[0]).to_bytes(8, "little", signed=True)
+        return first + d0 + _scaled(g) + _pfor.encode(q)
     if codec == "rle":
         starts = np.flatnonzero(np.r_[True, v[1:] != v[:-1]])
         lengths = np.diff(np.r_[starts, n])
@@ -175,7 +194,9 @@ def decode_payload(codec: str, buf: np.ndarray, n: int, where: Where) -> np.ndar
             out[0] = first
             np.cumsum(out, out=out)
         elif codec == "delta":
-            diffs, pos = _pfor.decode(buf, 8, n - 1, end, where)
+            g, pos = _divisor(buf, 8, end, where)
+            diffs, pos = _pfor.decode(buf, pos, n - 1, end, where)
+            diffs *= g
             out = np.empty(n, dtype=np.uint64)
             out[0] = first
             np.cumsum(diffs, out=out[1:])
@@ -184,7 +205,9 @@ def decode_payload(codec: str, buf: np.ndarray, n: int, where: Where) -> np.ndar
             if end < 16:
                 raise where.fail(8, "payload ends inside the first difference")
             d0 = np.uint64(_u64_at(buf, 8))
-            dd, pos = _pfor.decode(buf, 16, n - 2, end, where)
+            g, pos = _divisor(buf, 16, end, where)
+            dd, pos = _pfor.decode(buf, pos, n - 2, end, where)
+            dd *= g
             d = np.empty(n, dtype=np.uint64)
             d[0] = first
             d[1] = d0
@@ -198,6 +221,14 @@ def decode_payload(codec: str, buf: np.ndarray, n: int, where: Where) -> np.ndar
     if pos != end:
         raise where.fail(pos, f"{end - pos} bytes left over after {n} values")
     return out
+
+
+def _divisor(buf: np.ndarray, pos: int, end: int, where: Where):
+    """Read the common divisor g (>= 1) of a delta or dod payload."""
+    g, nxt = _frame.get_uvarint(buf, pos, end, where)
+    if g == 0:
+        raise where.fail(pos, "common divisor is 0")
+    return np.uint64(g), nxt
 
 
 def _decode_rle(buf: np.ndarray, n: int, end: int, where: Where):
