@@ -360,8 +360,14 @@ class Engine:
         if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
             raise ValueError(f"n={n!r} must be a positive integer")
         t = self._table(table)
-        parts = reader.snapshot(t, self._keys(t, where), reader.latest_selector(int(n)))
-        return reader.to_arrow_table(t, parts, self._fields(t, fields))
+        keys = self._keys(t, where)
+        names = self._fields(t, fields)
+        if len(keys) == 1:
+            result = reader.latest_one(t, keys[0], int(n), names)
+            if result is not None:
+                return result
+        parts = reader.snapshot(t, keys, reader.latest_selector(int(n)))
+        return reader.to_arrow_table(t, parts, names)
 
     def _keys(self, table: Table, where: dict[str, Any] | None) -> list[tuple]:
         tags = table.definition.tags

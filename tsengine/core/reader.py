@@ -123,6 +123,30 @@ def latest_selector(n: int) -> Selector:
     return select
 
 
+def latest_one(
+    table: Table, key: SeriesKey, n: int, fields: list[str]
+) -> pa.Table | None:
+    """Fast path of ``latest`` for one series whose ``n`` newest points are all in
+    its ring; None where the general path is needed."""
+    buf = table.series.get(key)
+    if buf is None:
+        return None
+    state = buf.snapshot(table.committed)
+    if state is None or state[1] < n or buf.gen != state[3]:
+        return None
+    head, count, _, gen = state
+    times, cols, valids = buf.copy_range(head, count, count - n, count)
+    if buf.gen != gen:
+        return None
+    definition = table.definition
+    arrays = [_time_array(times), *table.tag_arrays(key, n)]
+    for name in fields:
+        i = table.field_index[name]
+        arrays.append(field_array(definition.fields[name], cols[i], valids[i]))
+    batch = pa.RecordBatch.from_arrays(arrays, schema=table.read_schema(fields))
+    return pa.Table.from_batches([batch])
+
+
 def to_arrow_table(
     table: Table, parts: list[tuple[SeriesKey, list[Rows]]], fields: list[str]
 ) -> pa.Table:

@@ -52,9 +52,11 @@ class Table:
         self.lock = threading.RLock()
         self.series: dict[SeriesKey, SeriesBuffer] = {}
         self.clock = CommitClock()
+        self._schemas: dict[tuple, pa.Schema] = {}
+        self._tag_arrays: dict[tuple, list[pa.Array]] = {}
+        self.field_index = {name: i for i, name in enumerate(definition.fields)}
         self._on_seal = on_seal
         self.sealed_points = 0
-
 
     # -- schema ----------------------------------------------------------------
 
@@ -68,9 +70,36 @@ class Table:
     def kinds(self) -> list[str]:
         return list(self.definition.fields.values())
 
+    def read_schema(self, fields: list[str]) -> pa.Schema:
+        """Arrow schema of a read returning ``fields`` (cached)."""
+        key = tuple(fields)
+        schema = self._schemas.get(key)
+        if schema is None:
+            schema = self._schemas[key] = self.definition.arrow_schema(fields)
+        return schema
+
+    def tag_arrays(self, key: SeriesKey, n: int) -> list[pa.Array]:
+        """Tag columns of ``n`` rows of one series (cached for one row)."""
+        if n == 1:
+            cached = self._tag_arrays.get(key)
+            if cached is not None:
+                return cached
+        arrays = []
+        for value in key:
+            dictionary = pa.array([] if value is None else [value], pa.string())
+            indices = pa.array(np.zeros(n, np.int32), mask=np.full(n, value is None))
+            arrays.append(pa.DictionaryArray.from_arrays(indices, dictionary))
+        if n == 1:
+            if len(self._tag_arrays) > 100_000:
+                self._tag_arrays.clear()
+            self._tag_arrays[key] = arrays
+        return arrays
+
     def add_columns(self, tags: list[str], fields: dict[str, str]) -> None:
         """Grow the schema (under the write lock): new tags are null for existing
         series, new fields null for existing points."""
+        self._schemas = {}
+        self._tag_arrays = {}
         if tags:
             pad = (None,) * len(tags)
             self.definition.tags = [*self.definition.tags, *tags]
@@ -81,6 +110,7 @@ class Table:
             self.definition.fields[name] = kind
             for buf in self.series.values():
                 buf.add_field(kind)
+        self.field_index = {name: i for i, name in enumerate(self.definition.fields)}
 
     # -- write path ------------------------------------------------------------
 
