@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable
 from contextlib import ExitStack
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -19,11 +20,19 @@ from tsengine.core.normalize import (
     to_arrow,
 )
 from tsengine.core.table import Table
-from tsengine.errors import ClosedError, SchemaError, TableNotFoundError
+from tsengine.errors import ClosedError, Error, SchemaError, TableNotFoundError
 from tsengine.schema import DEFAULT_RING_CAPACITY, TableDef, parse_retention
 from tsengine.timeconv import ns_to_arrow, to_ns
 
 Listener = Callable[[str, pa.Table], None]
+
+
+@dataclass
+class LinesResult:
+    """Outcome of :meth:`Engine.write_lines`: points stored, lines rejected."""
+
+    points: int
+    rejected: list = field(default_factory=list)
 
 
 class Engine:
@@ -204,7 +213,7 @@ class Engine:
         arrow = {name: t for name, t in arrow.items() if t.num_rows}
         if not arrow:
             return 0
-        tag_list = None if tags is None else list(tags)
+        tag_list = tags if tags is None or isinstance(tags, dict) else list(tags)
         with ExitStack() as stack:
             stack.enter_context(self._ddl_lock)
             plan = self._plan(arrow, tag_list, unit, stack)
@@ -224,13 +233,15 @@ class Engine:
             data = arrow[name]
             table = self._tables.get(name)
             if table is None:
-                definition = infer_definition(data, name, tags)
+                definition = infer_definition(data, name, _tags_of(tags, name))
                 table = Table(definition, on_seal=self._on_seal)
                 grow, is_new = None, True
             else:
                 stack.enter_context(table.lock)
                 is_new = False
-                add_tags, add_fields = new_columns(data, table.definition, tags)
+                add_tags, add_fields = new_columns(
+                    data, table.definition, _tags_of(tags, name)
+                )
                 definition = table.definition
                 grow = (add_tags, add_fields) if add_tags or add_fields else None
                 if grow:
@@ -315,6 +326,54 @@ class Engine:
                     self._listeners.get(table)
                 )
 
+    def write_lines(
+        self,
+        payload: bytes | str,
+        precision: str = "ns",
+        *,
+        on_error: str = "raise",
+        now: int | None = None,
+    ) -> LinesResult:
+        """Write InfluxDB line protocol; each measurement is a table.
+
+        Parameters
+        ----------
+        payload : bytes or str
+            Line protocol (UTF-8).
+        precision : str
+            Unit of the timestamps: ``"ns"``, ``"us"``, ``"ms"``, ``"s"``, ``"m"``,
+            ``"h"``.
+        on_error : {"raise", "skip"}
+            ``"raise"`` stores all lines or none; ``"skip"`` stores the good lines
+            and returns the rejected ones with their reasons.
+        now : int, optional
+            Time (ns) of lines without a timestamp; default the wall clock.
+
+        Returns
+        -------
+        LinesResult
+            ``points`` stored and ``rejected`` lines (line, column, reason, text).
+
+        Raises
+        ------
+        ParseError
+            A malformed line (``on_error="raise"``): line, column and reason.
+        SchemaError
+            A field's type differs from what is stored; names the line.
+        """
+        from tsengine.ingest.lineprotocol import parse_lines
+        from tsengine.ingest.shape import tag_columns
+
+        parsed = parse_lines(payload, precision=precision, now=now, on_error=on_error)
+        tags = {name: tag_columns(t) for name, t in parsed.tables.items()}
+        try:
+            points = self.write_many(parsed.tables, tags=tags)
+        except SchemaError as exc:
+            raise SchemaError(
+                f"{_conflict_line(self, parsed.tables, payload)}{exc}"
+            ) from None
+        return LinesResult(points, parsed.rejected)
+
     def series(self, table: str, **tags: str):
         """Handle for fast writes to one series (see :class:`tsengine.Series`)."""
         from tsengine.series import Series
@@ -368,6 +427,81 @@ class Engine:
                 return result
         parts = reader.snapshot(t, keys, reader.latest_selector(int(n)))
         return reader.to_arrow_table(t, parts, names)
+
+    def aggregate(
+        self,
+        table: str,
+        every: Any = None,
+        aggs: dict[str, list[str]] | None = None,
+        *,
+        by: list[str] | None = None,
+        start: Any = None,
+        end: Any = None,
+        where: dict[str, Any] | None = None,
+        fill: Any = None,
+        tz: str | None = None,
+        period: Any = None,
+        offset: Any = None,
+        gap: Any = None,
+        closed: str = "left",
+        label: str = "left",
+        skip_nan: bool = True,
+    ) -> pa.Table:
+        """Windowed aggregates of ``table``'s fields, per group of ``by`` tags.
+
+        Reads the rows of ``[start, end)`` (matching ``where``) and computes the
+        windows with :func:`tsengine.window.aggregate_table`, whose docstring states
+        every semantic (alignment, calendar windows and ``tz``, empty windows and
+        ``fill``, NaN and null, output column names ``f"{field}_{agg}"``). For
+        ``fill="previous"``/``"linear"`` the last point of each series before
+        ``start`` seeds the fill.
+
+        Examples
+        --------
+        >>> import numpy as np, tsengine
+        >>> e = tsengine.Engine()
+        >>> _ = e.write("pump", {"time": np.arange(4) * 500_000_000,
+        ...                      "v": np.array([1.0, 3.0, 5.0, 7.0])})
+        >>> e.aggregate("pump", every="1s", aggs={"v": ["mean", "max"]}).to_pydict()[
+        ...     "v_mean"]
+        [2.0, 6.0]
+        """
+        from tsengine.window import aggregate_table
+
+        if not aggs:
+            raise ValueError(f"aggs={aggs!r} must name at least one field aggregate")
+        t = self._table(table)
+        names = self._fields(t, list(aggs))
+        lo = None if start is None else to_ns(start)
+        hi = None if end is None else to_ns(end)
+        # Right-closed windows include their end instant: read one ns further.
+        read_hi = hi + 1 if hi is not None and closed == "right" else hi
+        read_lo = lo + 1 if lo is not None and closed == "right" else lo
+        keys = self._keys(t, where)
+        parts = reader.snapshot(t, keys, reader.range_selector(read_lo, read_hi))
+        data = reader.to_arrow_table(t, parts, names)
+        seed = None
+        if fill in ("previous", "linear") and lo is not None:
+            before = reader.snapshot(t, keys, reader.before_selector(lo))
+            seed = reader.to_arrow_table(t, before, names)
+        return aggregate_table(
+            data,
+            every=every,
+            aggs=aggs,
+            by=by,
+            start=lo,
+            end=hi,
+            period=period,
+            offset=offset,
+            gap=gap,
+            fill=fill,
+            tz=tz,
+            closed=closed,
+            label=label,
+            skip_nan=skip_nan,
+            tag_columns=list(t.definition.tags),
+            seed=seed,
+        )
 
     def _keys(self, table: Table, where: dict[str, Any] | None) -> list[tuple]:
         tags = table.definition.tags
@@ -458,6 +592,11 @@ class Engine:
         self.close()
 
 
+def _tags_of(tags: list[str] | dict | None, table: str) -> list[str] | None:
+    """The tag list that applies to ``table``: one list for all, or per table."""
+    return tags.get(table) if isinstance(tags, dict) else tags
+
+
 def _sort_key(key: tuple) -> tuple:
     return tuple((v is None, v or "") for v in key)
 
@@ -471,3 +610,30 @@ def _batch_arrow(table: Table, batch: Batch) -> pa.Table:
     for name, col in batch.fields.items():
         columns[name] = field_array(col.kind, col.values, col.valid)
     return pa.table(columns)
+
+
+def _conflict_line(engine: Engine, tables: dict[str, pa.Table], payload) -> str:
+    """``"line N: "`` of the first line whose field type clashes with a stored table
+    (slow: only on the error path), or ``""`` if none is found."""
+    from tsengine.ingest.lineprotocol import parse_lines
+    from tsengine.schema import field_type_of
+
+    clashes = set()
+    for name, table in tables.items():
+        if name not in engine._tables:
+            continue
+        stored = engine._tables[name].definition.fields
+        for col in table.schema:
+            kind = field_type_of(col.type)
+            if col.name in stored and kind not in (None, stored[col.name]):
+                clashes.add((name, col.name))
+    text = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else payload
+    for number, line in enumerate(text.splitlines(), start=1):
+        try:
+            parsed = parse_lines(line, on_error="skip")
+        except Error:
+            continue
+        for name, table in parsed.tables.items():
+            if any((name, c) in clashes for c in table.column_names):
+                return f"line {number}: "
+    return ""

@@ -103,6 +103,22 @@ def range_selector(start: int | None, end: int | None) -> Selector:
     return select
 
 
+def before_selector(t: int) -> Selector:
+    """Select the last point with ``time < t`` (the seed of a fill)."""
+
+    def select(buf, head, count, sealed) -> list[Rows]:
+        i = buf.search(head, count, t)
+        if i > 0:
+            return [Rows(*buf.copy_range(head, count, i - 1, i))]
+        for chunk in reversed(sealed):
+            if chunk.tmin < t:
+                j = int(np.searchsorted(chunk.times(), t, "left"))
+                return [chunk.rows().slice(j - 1, j)]
+        return []
+
+    return select
+
+
 def latest_selector(n: int) -> Selector:
     """Select the ``n`` points with the greatest times."""
 
