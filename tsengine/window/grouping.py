@@ -130,7 +130,9 @@ def _rank_keys(keys: pa.Table) -> tuple[np.ndarray, pa.Table]:
     return number, ordered.filter(pa.array(new))
 
 
-def group_rows(table: pa.Table, by: list[str], times: np.ndarray, seed) -> Grouping:
+def group_rows(
+    table: pa.Table, by: list[str], times: np.ndarray, seed, check_order=True
+) -> Grouping:
     """Arrange rows by group (ascending tag values) then time.
 
     Parameters
@@ -143,6 +145,8 @@ def group_rows(table: pa.Table, by: list[str], times: np.ndarray, seed) -> Group
         Row times, ns (not modified).
     seed : pyarrow.Table or None
         Seed rows, grouped with the same keys (groups present only here still exist).
+    check_order : bool
+        Check (and fix) time order inside groups; False trusts the caller.
     """
     n = times.size
     n_seed = 0 if seed is None else seed.num_rows
@@ -150,7 +154,8 @@ def group_rows(table: pa.Table, by: list[str], times: np.ndarray, seed) -> Group
     # Without by: one group
     if not by:
         g_lo, g_hi = np.zeros(1, np.int64), np.full(1, n, np.int64)
-        return _time_order(times, g_lo, g_hi, None, None, np.zeros(n_seed, np.int64))
+        seed_group = np.zeros(n_seed, np.int64)
+        return _time_order(times, g_lo, g_hi, None, None, seed_group, check_order)
 
     # Runs of equal tag values; only one row per run is hashed and sorted
     arrays = [column_array(table, c) for c in by]
@@ -179,12 +184,15 @@ def group_rows(table: pa.Table, by: list[str], times: np.ndarray, seed) -> Group
     if run_group.size and np.any(np.diff(run_group) < 0):
         order = np.argsort(run_group, kind="stable")
         perm = _block_perm(run_start, run_stop, order)
-    return _time_order(times, bounds[:-1], bounds[1:], perm, keys, seed_group)
+    g_lo, g_hi = bounds[:-1], bounds[1:]
+    return _time_order(times, g_lo, g_hi, perm, keys, seed_group, check_order)
 
 
-def _time_order(times, g_lo, g_hi, perm, keys, seed_group) -> Grouping:
+def _time_order(times, g_lo, g_hi, perm, keys, seed_group, check) -> Grouping:
     """Sort rows by time inside each group whose rows are not in order yet."""
     arranged = times if perm is None else _gather(times, perm)
+    if not check:
+        return Grouping(g_lo, g_hi, perm, arranged, keys, seed_group)
     bad = np.flatnonzero(_unsorted_groups(arranged, g_lo, g_hi))
     if bad.size:
         if perm is None:

@@ -14,9 +14,6 @@ import numpy as np
 
 from tsengine._config import NJIT
 
-# Windows handled per parallel task when mapping windows to rows
-_CHUNK = 4096
-
 
 @numba.njit(**NJIT)
 def _gallop(t, start, stop, x):
@@ -49,6 +46,48 @@ def _gallop(t, start, stop, x):
     return hi
 
 
+@numba.njit(**NJIT)
+def _gallop_back(t, start, stop, x):
+    """First ``i`` in ``[start, stop)`` with ``t[i] >= x``, given ``t[stop - 1] >= x``.
+
+    Steps back 1, 2, 4, ... from ``stop - 1`` and then bisects.
+    """
+    hi = stop - 1
+    step = 1
+    lo = start - 1
+    while True:
+        probe = hi - step
+        if probe < start:
+            break
+        if t[probe] < x:
+            lo = probe
+            break
+        hi = probe
+        step *= 2
+    # Invariant: t[hi] >= x, and t[lo] < x or lo == start - 1
+    while hi - lo > 1:
+        mid = (lo + hi) >> 1
+        if t[mid] >= x:
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
+@numba.njit(**NJIT)
+def _seek(t, start, stop, x, guess):
+    """First index in ``[start, stop)`` with ``t[i] >= x``, searched from ``guess``.
+
+    Regular data puts the answer at or next to the guess (the previous window's
+    stride), so a search costs one or two cache lines instead of a gallop across the
+    window.
+    """
+    g = min(max(guess, start), stop)
+    if g > start and t[g - 1] >= x:
+        return _gallop_back(t, start, g, x)
+    return _gallop(t, g, stop, x)
+
+
 @numba.njit(parallel=True, **NJIT)
 def _unsorted_groups(t, g_lo, g_hi):
     """Flag each group whose rows are not in non-decreasing time order."""
@@ -76,27 +115,25 @@ def _unsorted_groups(t, g_lo, g_hi):
     return bad
 
 
-@numba.njit(parallel=True, **NJIT)
+@numba.njit(**NJIT)
 def _window_rows(t, g_lo, g_hi, w_off, ws, we, shift):
-    """Row range ``[lo, hi)`` of every window; windows are monotone within a group."""
-    n_win = ws.size
-    lo = np.empty(n_win, np.int64)
-    hi = np.empty(n_win, np.int64)
-    n_tasks = (n_win + _CHUNK - 1) // _CHUNK
-    for task in numba.prange(n_tasks):
-        wa = task * _CHUNK
-        wb = min(n_win, wa + _CHUNK)
-        g = np.searchsorted(w_off, wa, side="right") - 1
-        pos_lo = g_lo[g]
-        pos_hi = g_lo[g]
-        for j in range(wa, wb):
-            # Entering the next group restarts the search at its first row
-            while j >= w_off[g + 1]:
-                g += 1
-                pos_lo = g_lo[g]
-                pos_hi = g_lo[g]
-            pos_lo = _gallop(t, pos_lo, g_hi[g], ws[j] + shift)
-            pos_hi = _gallop(t, max(pos_hi, pos_lo), g_hi[g], we[j] + shift)
+    """Row range ``[lo, hi)`` of every window; windows are monotone within a group.
+
+    Serial on purpose: with stride-guided searches a window costs a few cache lines,
+    less than waking a second thread on a busy machine.
+    """
+    lo = np.empty(ws.size, np.int64)
+    hi = np.empty(ws.size, np.int64)
+    for g in range(w_off.size - 1):
+        pos_lo = pos_hi = g_lo[g]
+        step_lo = step_hi = 0
+        for j in range(w_off[g], w_off[g + 1]):
+            # Search near where the previous window's strides predict
+            new_lo = _seek(t, pos_lo, g_hi[g], ws[j] + shift, pos_lo + step_lo)
+            start_hi = max(pos_hi, new_lo)
+            new_hi = _seek(t, start_hi, g_hi[g], we[j] + shift, pos_hi + step_hi)
+            step_lo, step_hi = new_lo - pos_lo, new_hi - pos_hi
+            pos_lo, pos_hi = new_lo, new_hi
             lo[j] = pos_lo
             hi[j] = pos_hi
     return lo, hi
