@@ -25,8 +25,19 @@ def fsync_dir(directory: str | Path) -> None:
         os.close(fd)
 
 
+#: Small parts are gathered up to this many bytes per write() call.
+_COALESCE_BYTES = 1 << 20
+
+
+def _write_view(fd: int, view: memoryview) -> None:
+    while view:
+        view = view[os.write(fd, view) :]
+
+
 def write_all(fd: int, parts: Iterable[bytes | memoryview]) -> int:
     """Write every byte of ``parts`` to ``fd``, retrying short writes.
+
+    Small parts are gathered so that many tiny blocks cost few system calls.
 
     Returns
     -------
@@ -34,12 +45,20 @@ def write_all(fd: int, parts: Iterable[bytes | memoryview]) -> int:
         Number of bytes written.
     """
     total = 0
+    pending = bytearray()
     for part in parts:
         view = memoryview(part).cast("B")
-        while view:
-            written = os.write(fd, view)
-            view = view[written:]
-            total += written
+        total += view.nbytes
+        if view.nbytes >= _COALESCE_BYTES:
+            _write_view(fd, memoryview(pending))
+            pending = bytearray()
+            _write_view(fd, view)
+            continue
+        pending += view
+        if len(pending) >= _COALESCE_BYTES:
+            _write_view(fd, memoryview(pending))
+            pending = bytearray()
+    _write_view(fd, memoryview(pending))
     return total
 
 
