@@ -36,6 +36,7 @@ import pyarrow as pa
 from tsengine._native._lineproto import LineParser
 from tsengine.errors import ParseError, TimestampError
 from tsengine.ingest import _lp_errors
+from tsengine.ingest.shape import FIELD_META, TAG_META, TIME_TYPE, tag_columns
 
 #: Nanoseconds per timestamp unit, for each accepted ``precision``.
 PRECISIONS = {
@@ -58,11 +59,6 @@ _ARROW_TYPES = {
     3: pa.uint64(),
     4: pa.bool_(),
 }
-_TIME_TYPE = pa.timestamp("ns", tz="UTC")
-#: Field metadata telling tag columns from field columns in the output tables.
-ROLE_KEY = b"tsengine.role"
-_TAG_META = {ROLE_KEY: b"tag"}
-_FIELD_META = {ROLE_KEY: b"field"}
 
 
 @dataclass(frozen=True)
@@ -155,7 +151,7 @@ not a valid float: 'pump vib=0.5x'
     """
     data = _as_bytes(payload)
     factor = precision_factor(precision)
-    skip = _skip_mode(on_error)
+    skip = skip_mode(on_error)
     start = len(_BOM) if bytes(data[:3]) == _BOM else 0
     parsed, _, _ = parse_chunk(
         data,
@@ -226,12 +222,8 @@ def default_time(now: int | None, factor: int) -> int:
     return now // factor * factor
 
 
-def tag_columns(table: pa.Table) -> list[str]:
-    """Names of the tag columns of a table made by :func:`parse_lines`."""
-    return [f.name for f in table.schema if (f.metadata or {}).get(ROLE_KEY) == b"tag"]
-
-
-def _skip_mode(on_error: str) -> bool:
+def skip_mode(on_error: str) -> bool:
+    """Whether ``on_error`` ("raise" or "skip") keeps going past bad lines."""
     if on_error not in ("raise", "skip"):
         raise ValueError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
     return on_error == "skip"
@@ -276,10 +268,10 @@ def _build_tables(parser: LineParser) -> dict[str, pa.Table]:
     tag_values = _string_array(*parser.tag_dictionary())
 
     # group the columns of each measurement: tags first, then fields
-    fields = [[pa.field("time", _TIME_TYPE)] for _ in measurements]
+    fields = [[pa.field("time", TIME_TYPE)] for _ in measurements]
     arrays: list[list[pa.Array]] = []
     for _, rows, times in measurements:
-        time = pa.Array.from_buffers(_TIME_TYPE, rows, [None, pa.py_buffer(times)])
+        time = pa.Array.from_buffers(TIME_TYPE, rows, [None, pa.py_buffer(times)])
         arrays.append([time])
     for want_tags in (True, False):
         for meas, key, kind, nulls, values, valid, offsets, data in columns:
@@ -302,7 +294,7 @@ def _build_tables(parser: LineParser) -> dict[str, pa.Table]:
                 array = pa.Array.from_buffers(
                     _ARROW_TYPES[kind], rows, [validity, pa.py_buffer(values)], nulls
                 )
-            role = _TAG_META if kind == 0 else _FIELD_META
+            role = TAG_META if kind == 0 else FIELD_META
             fields[meas].append(pa.field(key.decode("utf-8"), array.type, True, role))
             arrays[meas].append(array)
 
