@@ -77,3 +77,25 @@ def is_sorted(const int64_t[::1] t):
                 ok = False
                 break
     return ok
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+def first_rows_and_counts(const int64_t[::1] codes, Py_ssize_t ngroups):
+    """First row index and row count of every code in ``[0, ngroups)``, in one pass.
+
+    A code that never occurs has first row -1 and count 0.
+    """
+    cdef Py_ssize_t n = codes.shape[0], i
+    cdef int64_t g
+    first_arr = np.full(ngroups, -1, dtype=np.int64)
+    counts_arr = np.zeros(ngroups, dtype=np.int64)
+    cdef int64_t[::1] first = first_arr
+    cdef int64_t[::1] counts = counts_arr
+    with nogil:
+        for i in range(n):
+            g = codes[i]
+            if counts[g] == 0:
+                first[g] = i
+            counts[g] += 1
+    return first_arr, counts_arr

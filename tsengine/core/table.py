@@ -14,7 +14,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tsengine._native._group import combine_codes, group_rows, is_sorted
+from tsengine._native._group import (
+    combine_codes,
+    first_rows_and_counts,
+    group_rows,
+    is_sorted,
+)
 from tsengine._native._ring import (
     CommitClock,
     SeriesBuffer,
@@ -29,6 +34,27 @@ from tsengine.core.normalize import Batch, null_column
 from tsengine.schema import TableDef
 
 SeriesKey = tuple
+
+
+class Grouping:
+    """Rows of a batch grouped by series.
+
+    ``codes[i]`` is the group of row ``i``; group ``g`` has the rows
+    ``order[offsets[g]:offsets[g + 1]]`` (arrival order kept) and is the series
+    ``keys[g]``. ``order`` is computed only when a slow path asks for it.
+    """
+
+    def __init__(self, codes: np.ndarray, offsets: np.ndarray, keys: list) -> None:
+        self.codes = codes
+        self.offsets = offsets
+        self.keys = keys
+        self._order: np.ndarray | None = None
+
+    @property
+    def order(self) -> np.ndarray:
+        if self._order is None:
+            self._order, _ = group_rows(self.codes, len(self.keys))
+        return self._order
 
 
 class Table:
@@ -114,22 +140,12 @@ class Table:
 
     # -- write path ------------------------------------------------------------
 
-    def group(self, batch: Batch) -> tuple:
-        """Group rows by series in native code.
-
-        Returns ``(order, offsets, keys, codes)``: group ``g`` is the rows
-        ``order[offsets[g]:offsets[g + 1]]`` (arrival order kept) of series
-        ``keys[g]``; ``codes[i]`` is the group of row ``i``.
-        """
+    def group(self, batch: Batch) -> Grouping:
+        """Group rows by series in native code (see :class:`Grouping`)."""
         n = len(batch)
         if not self.definition.tags:
-            return (
-                np.arange(n, dtype=np.int64),
-                np.array([0, n], np.int64),
-                [()],
-                np.zeros(n, np.int64),
-            )
-        codes = np.zeros(n, dtype=np.int64)
+            return Grouping(np.zeros(n, np.int64), np.array([0, n], np.int64), [()])
+        codes = None
         bound = 1
         per_tag = []
         for tag in self.definition.tags:
@@ -138,18 +154,31 @@ class Table:
                 per_tag.append((np.zeros(n, np.int64), np.array([None], object)))
                 continue
             idx, values = _tag_codes(arr)
+            per_tag.append((idx, values))
+            if codes is None:
+                codes, bound = idx, len(values)
+                continue
             if bound * len(values) > 2**62:
                 # Re-number the combinations seen so far so the product stays small.
                 codes, bound = _densify(codes, bound)
             codes = combine_codes(codes, idx, len(values))
             bound *= len(values)
-            per_tag.append((idx, values))
-        dense, ngroups = _densify(codes, bound)
-        order, offsets = group_rows(dense, ngroups)
-        first_rows = order[offsets[:-1]]
-        columns = [values[idx[first_rows]] for idx, values in per_tag]
-        keys = list(zip(*columns)) if columns else []
-        return order, offsets, keys, dense
+        if codes is None:  # every tag absent from the batch: one series
+            codes, bound = np.zeros(n, np.int64), 1
+        if bound > max(4 * n, 1 << 20):
+            codes, bound = _densify(codes, bound)
+        first, counts = first_rows_and_counts(codes, bound)
+        if (counts == 0).any():
+            # Codes that never occur (unused dictionary entries, the null slot):
+            # renumber the rest densely, keeping their order.
+            present = counts > 0
+            remap = np.cumsum(present, dtype=np.int64) - 1
+            codes = remap[codes]
+            first, counts = first[present], counts[present]
+        offsets = np.zeros(len(counts) + 1, np.int64)
+        np.cumsum(counts, out=offsets[1:])
+        columns = [values[idx[first]] for idx, values in per_tag]
+        return Grouping(codes, offsets, list(zip(*columns)))
 
     def buffers_for(self, keys: list[SeriesKey]) -> list[SeriesBuffer]:
         """The rings of these series; missing ones are created and published to
@@ -196,14 +225,16 @@ class Table:
         parts.append(buf.copy_range(buf.head, buf.count, a, b)[0])
         return np.concatenate(parts)
 
-    def prepare(self, batch: Batch) -> tuple[np.ndarray, np.ndarray, list[SeriesKey]]:
+    def prepare(self, batch: Batch) -> Grouping:
         """Group a batch by series and run every check that could refuse it.
 
         Nothing is stored; the result is handed to :meth:`apply`.
         """
         grouping = self.group(batch)
         if self.definition.duplicates == "reject":
-            self.check_duplicates(batch, *grouping[:3])
+            self.check_duplicates(
+                batch, grouping.order, grouping.offsets, grouping.keys
+            )
         return grouping
 
     def apply(self, batch: Batch, grouping) -> list[SeriesBuffer]:
@@ -212,10 +243,11 @@ class Table:
         Groups that arrive in order and fit go straight into their rings in one
         native call; the rest take the merge path.
         """
-        order, offsets, keys, codes = grouping
+        offsets, keys, codes = grouping.offsets, grouping.keys, grouping.codes
         buffers = self.buffers_for(keys)
         if "string" in self.definition.fields.values():
             # Object columns cannot be gathered in native code: permute first.
+            order = grouping.order
             rows = self._gather(batch, order)
             slow = scatter_in_order(
                 buffers, offsets, rows.times, rows.cols, rows.valids
@@ -230,7 +262,7 @@ class Table:
         )
         for g in slow:
             lo, hi = int(offsets[g]), int(offsets[g + 1])
-            self.write_rows(buffers[g], rows.take(order[lo:hi]))
+            self.write_rows(buffers[g], rows.take(grouping.order[lo:hi]))
         return buffers
 
     def _gather(self, batch: Batch, order: np.ndarray | None) -> Rows:
