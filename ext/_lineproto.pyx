@@ -85,7 +85,7 @@ cdef class LineParser:
         cur.base = buf
         cur.p = buf + start
         cur.end = end
-        cur.line_start = buf
+        cur.line_start = buf + start    # a byte-order mark is not part of line 1
         cur.line = first_line
         cur.nl = 0
         while True:
@@ -95,6 +95,9 @@ cdef class LineParser:
             rc = skip_blank(&cur, &e)
             if rc == 0:
                 if cur.p >= end:
+                    # a comment or blanks cut by the end of a chunk: leave them
+                    if not final:
+                        cur.p = cur.line_start
                     break
                 line0 = cur.line
                 rc = parse_line(&self.st, &cur, &e, factor, default_time, &t, &nitems)
@@ -118,7 +121,7 @@ cdef class LineParser:
                 it = (<Item*>self.st.items.data) + bad_item
                 e.code = ER_DUPLICATE if rc == R_DUPLICATE else ER_CONFLICT
                 e.line = it.line
-                e.line_start = line_start_of(buf, it.pos)
+                e.line_start = line_start_of(buf, it.pos, start)
                 e.pos = it.pos
                 e.tok0 = it.pos
                 e.tok1 = it.key_end

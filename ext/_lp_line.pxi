@@ -81,8 +81,9 @@ ctypedef struct State:
     int32_t mname           # measurement name id of the current line
 
 
-cdef inline Py_ssize_t line_start_of(const uint8_t* base, Py_ssize_t pos) noexcept nogil:
-    while pos > 0 and base[pos - 1] != 10:
+cdef inline Py_ssize_t line_start_of(const uint8_t* base, Py_ssize_t pos,
+                                     Py_ssize_t floor) noexcept nogil:
+    while pos > floor and base[pos - 1] != 10:
         pos -= 1
     return pos
 

@@ -31,6 +31,8 @@ def test_a_lone_carriage_return_is_no_line_end():
 def test_leading_byte_order_mark_is_skipped():
     assert one(b"\xef\xbb\xbfm f=1") == ("m", {}, {"f": ("f", 1.0)}, NOW)
     assert one("\ufeffm f=1") == ("m", {}, {"f": ("f", 1.0)}, NOW)
+    err = error(b"\xef\xbb\xbfm f=x")
+    assert (err.line, err.column, err.text) == (1, 5, "m f=x")
 
 
 def test_str_and_bytes_payloads_agree():

@@ -138,8 +138,11 @@ class Source:
             block = stream.read(chunk_bytes)
             eof = not block
             data = pending + block
-            start = 3 if first and data.startswith(b"\xef\xbb\xbf") else 0
-            first = False
+            start = 0
+            if first and (len(data) >= 3 or eof):
+                # a byte-order mark counts only at the very start of the file
+                start = 3 if data.startswith(b"\xef\xbb\xbf") else 0
+                first = False
             parsed, used, line = lineprotocol.parse_chunk(
                 data,
                 factor=factor,
@@ -151,6 +154,7 @@ class Source:
                 start=start,
             )
             pending = data[used:]
+            first = first and used == 0
             self.rejected.extend(parsed.rejected)
             self.position_bytes = raw.tell() if not eof else self.size_bytes
             yield from parsed.tables.items()
