@@ -68,7 +68,12 @@ def _put(client: flight.FlightClient, name: str, batches: list) -> None:
     writer, acks = client.do_put(
         flight.FlightDescriptor.for_path(name), batches[0].schema
     )
-    drain = threading.Thread(target=lambda: [None for _ in iter(acks.read, None)])
+
+    def drain() -> None:
+        while acks.read() is not None:
+            pass
+
+    drain = threading.Thread(target=drain)
     drain.start()
     for batch in batches:
         writer.write_batch(batch)
@@ -94,12 +99,17 @@ def measure_put(rows: int = 2_000_000, rounds: int = 5) -> dict[str, float]:
     try:
         _put(ours_client, "warmup", batches[:2])
         _put(bare_client, "warmup", batches[:2])
-        times_ours, times_bare = [], []
+        times_ours, times_bare, times_engine = [], [], []
         for _ in range(rounds):
             ours.engine = tsengine.Engine()  # a fresh engine: same work every round
             times_bare.append(_timed(lambda: _put(bare_client, "pump", batches)))
             times_ours.append(_timed(lambda: _put(ours_client, "pump", batches)))
             assert ours.engine.stats()["tables"]["pump"]["points"] == rows
+            # context: the engine alone, in process, on the same batches
+            alone = tsengine.Engine()
+            times_engine.append(
+                _timed(lambda: [alone.write("pump", b) for b in batches])  # noqa: B023
+            )
     finally:
         ours_client.close()
         bare_client.close()
@@ -112,6 +122,7 @@ def measure_put(rows: int = 2_000_000, rounds: int = 5) -> dict[str, float]:
         "put_rows_per_s": ours_rate,
         "put_bare_rows_per_s": bare_rate,
         "put_ratio": ours_rate / bare_rate,
+        "put_engine_alone_rows_per_s": rows / statistics.median(times_engine),
     }
 
 
@@ -141,6 +152,10 @@ def measure_get(points: int = 10_000_000, rounds: int = 5) -> dict[str, float]:
             times_ours.append(_timed(lambda: ours_client.do_get(ticket).read_all()))
         got = ours_client.do_get(ticket).read_all()
         assert got.num_rows == points
+        # context: the engine's read alone, in process
+        read_alone = statistics.median(
+            _timed(lambda: engine.read("pump")) for _ in range(rounds)
+        )
     finally:
         ours_client.close()
         bare_client.close()
@@ -153,6 +168,9 @@ def measure_get(points: int = 10_000_000, rounds: int = 5) -> dict[str, float]:
         "get_rows_per_s": ours_rate,
         "get_bare_rows_per_s": bare_rate,
         "get_ratio": ours_rate / bare_rate,
+        "get_engine_read_alone_s": read_alone,
+        "get_seconds": statistics.median(times_ours[1:]),
+        "get_bare_seconds": statistics.median(times_bare[1:]),
     }
 
 
@@ -270,7 +288,7 @@ def test_latest_one_series(benchmark, loaded):
 if __name__ == "__main__":
     for key, value in flight_figures().items():
         print(
-            f"{key:>24}: {value:,.3f}"
+            f"{key:>28}: {value:,.3f}"
             if isinstance(value, float)
-            else f"{key:>24}: {value}"
+            else f"{key:>28}: {value}"
         )

@@ -180,10 +180,6 @@ def test_subscribe_through_client(client, engine, server):
     assert server.counters()["subscriptions"] == 0
 
 
-@pytest.mark.skipif(
-    not hasattr(tsengine.Engine, "aggregate"),
-    reason="engine.aggregate() has not landed yet (windowed aggregation issue)",
-)
 def test_aggregate_matches_engine(client, engine):
     client.write("pump", _frame(3600))
     args = {"every": "1m", "aggs": {"vibration": ["mean", "max"]}, "by": ["asset"]}

@@ -102,6 +102,57 @@ BAD_TICKETS = [
     ({"kind": "latest", "table": "pump", "n": True}, pa.ArrowInvalid, "n=True"),
     ({"kind": "latest", "table": "pump", "n": 10**9}, pa.ArrowInvalid, "between 1"),
     ({"kind": "catalog", "table": "pump"}, pa.ArrowInvalid, "['table']"),
+    (
+        {"kind": "aggregate", "table": "pump", "every": "1s", "aggs": {"v": ["nope"]}},
+        pa.ArrowInvalid,
+        "unknown aggregate 'nope'",
+    ),
+    (
+        {
+            "kind": "aggregate",
+            "table": "pump",
+            "every": "1s",
+            "aggs": {"v": ["max"]},
+            "fields": ["v"],
+        },
+        pa.ArrowInvalid,
+        "unknown argument(s) ['fields']",
+    ),
+    (
+        {"kind": "aggregate", "table": "pump", "every": "1s"},
+        pa.ArrowInvalid,
+        "aggs=None",
+    ),
+    (
+        {
+            "kind": "aggregate",
+            "table": "pump",
+            "every": "1s",
+            "aggs": {"v": ["max"]},
+            "by": 7,
+        },
+        pa.ArrowInvalid,
+        "by=7",
+    ),
+    (
+        # 1 ns windows over a century: refused by the engine's window budget
+        {
+            "kind": "aggregate",
+            "table": "pump",
+            "every": 1,
+            "aggs": {"v": ["max"]},
+            "start": 0,
+            "end": "2000-01-01T00:00:00Z",
+            "fill": 0,
+        },
+        pa.ArrowInvalid,
+        "BudgetError",
+    ),
+    (
+        {"kind": "aggregate", "table": "nope", "every": "1s", "aggs": {"v": ["max"]}},
+        pa.ArrowKeyError,
+        "'nope'",
+    ),
 ]
 
 

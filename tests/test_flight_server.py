@@ -128,6 +128,25 @@ def test_do_get_latest(client, engine):
     assert got.num_rows == 12
 
 
+def test_do_get_aggregate_and_its_flight_info(client, engine):
+    args = {
+        "every": "1ms",
+        "aggs": {"vibration": ["mean", "max", "count"], "running": ["count"]},
+        "by": ["asset"],
+        "start": 0,
+        "end": 25_000_000,  # past the data: empty windows come back with count 0
+    }
+    command = {"kind": "aggregate", "table": "pump", **args}
+    got = client.do_get(_ticket(**command)).read_all()
+    want = engine.aggregate("pump", **args)
+    assert got.equals(want)
+    assert got.num_rows == 4 * 25
+    descriptor = flight.FlightDescriptor.for_command(json.dumps(command))
+    info = client.get_flight_info(descriptor)
+    assert info.schema == want.schema and info.total_records == want.num_rows
+    assert client.do_get(info.endpoints[0].ticket).read_all().equals(want)
+
+
 def test_do_get_catalog(client, engine):
     got = client.do_get(_ticket(kind="catalog")).read_all().to_pylist()
     assert [row["name"] for row in got] == ["pump"]

@@ -56,11 +56,15 @@ class Command:
     args: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> bytes:
-        """Canonical JSON bytes: usable as a ticket or descriptor command."""
-        body = {"kind": self.kind, **self.args}
+        """Compact JSON bytes: usable as a ticket or descriptor command.
+
+        Keys keep their order: the order of ``aggs`` decides the result's columns.
+        """
+        body: dict[str, Any] = {"kind": self.kind}
         if self.table is not None:
             body["table"] = self.table
-        return json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+        body.update(self.args)
+        return json.dumps(body, separators=(",", ":")).encode()
 
 
 def decode(raw: bytes | memoryview, what: str, limit: int = MAX_REQUEST_BYTES) -> dict:

@@ -12,7 +12,9 @@ TableNotFoundError            NOT_FOUND                  TableNotFoundError
 RequestError, SchemaError,    INVALID_ARGUMENT           same class, or RequestError
 TimestampError, ParseError...
 NotImplementedError           UNIMPLEMENTED              UnsupportedError
-BudgetError, ClosedError      UNAVAILABLE                same class
+ClosedError, BudgetError of   UNAVAILABLE                same class
+a write (backpressure)
+BudgetError of a query        INVALID_ARGUMENT           BudgetError
 authentication failure        UNAUTHENTICATED            AuthError
 anything else (a bug)         INTERNAL, logged in full   ServerError
 ============================  =========================  ============================
@@ -91,8 +93,14 @@ def to_flight(exc: BaseException, method: str) -> BaseException:
     text = f"{name}: {exc}" if isinstance(exc, tse.Error) else str(exc)
     if isinstance(exc, tse.TableNotFoundError):
         return pa.ArrowKeyError(text)
-    if isinstance(exc, tse.BudgetError | tse.ClosedError):
+    if isinstance(exc, tse.ClosedError) or (
+        isinstance(exc, tse.BudgetError) and method == "DoPut"
+    ):
+        # the engine is closing, or a write met backpressure: worth retrying later
         return flight.FlightUnavailableError(text)
+    if isinstance(exc, tse.BudgetError):
+        # a query larger than a limit: the same request will fail again
+        return pa.ArrowInvalid(text)
     if isinstance(exc, NotImplementedError):
         return pa.ArrowNotImplementedError(f"UnsupportedError: {exc}")
     if isinstance(exc, _INVALID):
