@@ -57,7 +57,10 @@ def _float_candidates(x: np.ndarray, codec: str) -> list[tuple[str, bytes]]:
     if codec == "auto":
         found = [alp.choose_payload(x), ("raw", x.astype("<f8").tobytes())]
         if float_dict.worth_trying(x):
-            found.append(("dict", float_dict.encode_payload(x)))
+            limit = int(float_dict.MAX_DISTINCT_SHARE * len(x))
+            by_dict = float_dict.encode_payload(x, limit)
+            if by_dict is not None:
+                found.append(("dict", by_dict))
         return found
     if codec == "alp":
         return [alp.choose_payload(x)]
@@ -77,7 +80,7 @@ def _smallest(
     """The candidate that is smallest once zstd is applied where it pays.
 
     ``zstd`` is "try" (keep it when it saves ``ZSTD_MIN_SAVING``), "always" or
-    "never". Only candidates within twice the smallest raw size are compressed.
+    "never". Only candidates within twice the smallest raw size are tried.
     """
     least = min(len(p) for _, p in candidates)
     best = None
@@ -86,7 +89,7 @@ def _smallest(
         if zstd == "always" or (
             zstd == "try" and _ZSTD_MIN_BYTES <= len(payload) <= 2 * least
         ):
-            packed = strings.compress(payload)
+            packed = strings.compress(payload, ZSTD_LEVEL)
             if zstd == "always" or len(packed) <= (1 - ZSTD_MIN_SAVING) * len(payload):
                 final = (name, packed, len(payload))
         if best is None or len(final[1]) < len(best[1]):

@@ -20,8 +20,10 @@ Distinct means distinct bits: 0.0 and -0.0, or two NaN payloads, are separate en
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 
+from tsengine._config import NJIT
 from tsengine.codecs import alp, integers
 from tsengine.codecs._frame import CODEC_IDS, CODEC_NAMES, Where
 
@@ -29,6 +31,58 @@ from tsengine.codecs._frame import CODEC_IDS, CODEC_NAMES, Where
 MAX_DISTINCT_SHARE = 0.25
 _SAMPLE = 2048
 _DICT_CODECS = ("alp", "alp-rd", "raw")
+
+
+@numba.njit(**NJIT)
+def _build(xb, limit, codes, entries):
+    """Hash the uint64 patterns ``xb`` into a dictionary of first appearances.
+
+    Fills ``codes`` (int64, one per value) and ``entries`` (the distinct patterns);
+    returns their number, or -1 as soon as there are more than ``limit``. O(n), where
+    sorting would be O(n log n) and dominate the encoder.
+    """
+    size = 2
+    while size < 2 * limit:
+        size *= 2
+    shift = np.uint64(64 - np.log2(size))
+    slots = np.full(size, -1, dtype=np.int64)
+    mask = size - 1
+    count = 0
+    for i in range(xb.shape[0]):
+        key = xb[i]
+        # Fibonacci hashing, then linear probing.
+        h = np.int64((key * np.uint64(0x9E3779B97F4A7C15)) >> shift)
+        while True:
+            k = slots[h]
+            if k < 0:
+                if count == limit:
+                    return -1
+                slots[h] = count
+                entries[count] = key
+                codes[i] = count
+                count += 1
+                break
+            if entries[k] == key:
+                codes[i] = k
+                break
+            h = (h + 1) & mask
+    return count
+
+
+def distinct(x: np.ndarray, limit: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """Sorted distinct bit patterns of ``x`` and each value's index, or None if the
+    values have more than ``limit`` distinct patterns."""
+    xb = x.view(np.uint64)
+    codes = np.empty(len(xb), dtype=np.int64)
+    entries = np.empty(max(1, limit), dtype=np.uint64)
+    count = _build(xb, max(1, limit), codes, entries)
+    if count < 0:
+        return None
+    # Sorted entries make neighbouring values get neighbouring indices.
+    order = np.argsort(entries[:count], kind="stable")
+    rank = np.empty(count, dtype=np.int64)
+    rank[order] = np.arange(count)
+    return entries[:count][order], rank[codes]
 
 
 def worth_trying(x: np.ndarray) -> bool:
@@ -40,9 +94,15 @@ def worth_trying(x: np.ndarray) -> bool:
     return len(np.unique(sample)) <= MAX_DISTINCT_SHARE * len(sample)
 
 
-def encode_payload(x: np.ndarray) -> bytes:
-    """Dictionary payload of the float64 array ``x`` (any bit patterns)."""
-    bits, codes = np.unique(x.view(np.uint64), return_inverse=True)
+def encode_payload(x: np.ndarray, limit: int | None = None) -> bytes | None:
+    """Dictionary payload of the float64 array ``x`` (any bit patterns).
+
+    Returns None when ``limit`` is given and ``x`` has more distinct values.
+    """
+    found = distinct(x, len(x) if limit is None else limit)
+    if found is None:
+        return None
+    bits, codes = found
     dictionary = bits.view(np.float64)
     dict_codec, dict_payload = alp.choose_payload(dictionary)
     if len(dict_payload) > 8 * len(dictionary):

@@ -29,8 +29,10 @@ rle (uint64 values are handled as their int64 bit pattern).
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 
+from tsengine._config import NJIT
 from tsengine.codecs import _frame, _pfor
 from tsengine.codecs._frame import Where
 
@@ -76,8 +78,21 @@ def _divided(d: np.ndarray) -> tuple[int, np.ndarray]:
     """
     if len(d) == 0 or d.min() <= -(2**62) or d.max() >= 2**62:
         return 1, d
-    g = int(np.gcd.reduce(np.abs(d)))
+    g = int(_gcd(d))
     return (g, d // g) if g > 1 else (1, d)
+
+
+@numba.njit(**NJIT)
+def _gcd(d):
+    """GCD of ``|d|`` (all below 2**62), stopping at 1: sensor values get there fast."""
+    g = np.int64(0)
+    for i in range(d.shape[0]):
+        b = abs(d[i])
+        while b:
+            g, b = b, g % b
+        if g == 1:
+            break
+    return g
 
 
 def _scaled(g: int) -> bytes:

@@ -116,11 +116,9 @@ def decode_payload(buf: np.ndarray, n: int, where: Where) -> np.ndarray:
     return dictionary.to_numpy(zero_copy_only=False)[codes.astype(np.int64)]
 
 
-def compress(raw: bytes) -> bytes:
+def compress(raw: bytes, level: int = ZSTD_LEVEL) -> bytes:
     """zstd frame of ``raw``, no zstd checksum: the enclosing block has one."""
-    return zstandard.ZstdCompressor(level=ZSTD_LEVEL, write_checksum=False).compress(
-        raw
-    )
+    return zstandard.ZstdCompressor(level=level, write_checksum=False).compress(raw)
 
 
 def encode_string(values) -> bytes:
