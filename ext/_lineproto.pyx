@@ -28,7 +28,7 @@ cdef class LineParser:
     cdef bint used
     cdef readonly int64_t points
     cdef readonly Py_ssize_t consumed
-    cdef readonly int32_t end_line
+    cdef readonly int64_t end_line
 
     def __cinit__(self):
         memset(&self.st, 0, sizeof(State))
@@ -49,7 +49,7 @@ cdef class LineParser:
         buf_free(&self.errs)
 
     def parse(self, const uint8_t[::1] payload, int64_t factor, int64_t default_time,
-              bint skip, int32_t first_line, bint final, Py_ssize_t start):
+              bint skip, int64_t first_line, bint final, Py_ssize_t start):
         """Parse ``payload[start:]`` (a chunk stops before a line cut at its end).
 
         ``factor`` is nanoseconds per timestamp unit and ``default_time`` the time
@@ -70,14 +70,15 @@ cdef class LineParser:
             raise MemoryError("out of memory while parsing line protocol")
 
     cdef int _run(self, const uint8_t* buf, Py_ssize_t n, Py_ssize_t start,
-                  int64_t factor, int64_t default_time, int skip, int32_t first_line,
+                  int64_t factor, int64_t default_time, int skip, int64_t first_line,
                   int final) noexcept nogil:
         cdef Cursor cur
         cdef ErrRec e
         cdef const uint8_t* end = buf + n
         cdef const uint8_t* mark
         cdef const uint8_t* nl
-        cdef int32_t mark_line, bad_col = -1, line0
+        cdef int32_t bad_col = -1
+        cdef int64_t mark_line, line0
         cdef int rc, bad_item = 0, nitems = 0
         cdef int64_t t = 0
         cdef Item* it

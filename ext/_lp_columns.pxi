@@ -29,13 +29,13 @@ ctypedef struct Item:
     int64_t slen        # string length in the line's scratch
     Py_ssize_t pos      # payload offset of the key (for error messages)
     Py_ssize_t key_end
-    int32_t line        # line on which the key starts
+    int64_t line        # line on which the key starts
     int32_t col         # column found by commit's check, -1 if new
 
 
 ctypedef struct Meas:
     int32_t name
-    int32_t first_line
+    int64_t first_line
     int64_t rows
     Buf times           # int64 ns per row
 
@@ -44,7 +44,7 @@ ctypedef struct Column:
     int32_t meas
     int32_t key
     int32_t kind
-    int32_t first_line
+    int64_t first_line
     int64_t nvalid
     int64_t nfill       # strings: offsets[0..nfill] are written
     Buf vals            # 8 bytes per row; int32 ids for tags; bits for booleans
@@ -133,7 +133,7 @@ cdef int grow_slots(Columns* c) noexcept nogil:
 
 
 cdef int32_t add_column(Columns* c, int32_t meas, int32_t key, int32_t kind,
-                        int32_t line) noexcept nogil:
+                        int64_t line) noexcept nogil:
     cdef Py_ssize_t j
     cdef Column* col
     if buf_reserve(&c.cols, (c.ncols + 1) * sizeof(Column)) < 0:
@@ -204,7 +204,7 @@ cdef int write_value(Column* col, int64_t row, Item* it,
     return 0
 
 
-cdef int commit(Columns* c, int32_t name, int32_t line, int64_t time, Item* items,
+cdef int commit(Columns* c, int32_t name, int64_t line, int64_t time, Item* items,
                 int n, const uint8_t* sbytes, int64_t serial, int32_t names_count,
                 int* bad_item, int32_t* bad_col) noexcept nogil:
     """Store one parsed line, or return why not (``bad_item``/``bad_col`` say where)."""

@@ -40,7 +40,7 @@ cdef enum:
 
 ctypedef struct ErrRec:
     int32_t code
-    int32_t line
+    int64_t line
     int32_t aux
     int32_t aux2
     Py_ssize_t pos          # offsets into the payload
@@ -56,7 +56,7 @@ ctypedef struct Cursor:
     const uint8_t* p
     const uint8_t* end
     const uint8_t* line_start
-    int32_t line
+    int64_t line
     int nl                  # the last line ended with a newline (not end of input)
 
 
@@ -238,7 +238,8 @@ cdef int parse_line(State* s, Cursor* cur, ErrRec* e, int64_t factor,
     cdef const uint8_t* v0
     cdef const uint8_t* sline_start
     cdef int flags, n = 0, ntag = 0, nfield = 0, rc, b
-    cdef int32_t kid, vid, sline
+    cdef int32_t kid, vid
+    cdef int64_t sline
     cdef uint8_t c, high
     cdef int64_t ts
     cdef uint64_t u
