@@ -216,7 +216,9 @@ def test_do_put_acknowledges_each_batch(client, engine):
     batches = data.to_batches(max_chunksize=1000)
     acks, error = _put(client, "pump", batches, data.schema)
     assert error is None
-    assert acks == [{"batch": i, "rows": 1000, "durable_seq": None} for i in range(3)]
+    assert acks == [
+        {"batch": i, "rows": 1000, "seq": None, "durable_seq": None} for i in range(3)
+    ]
     assert engine.read("pump", start=10**12).num_rows == 3000
     for asset in ("P-0", "P-1", "P-2", "P-3"):
         mine = data.filter(pa.compute.equal(data.column("asset"), asset))
@@ -268,7 +270,8 @@ def test_do_put_schema_only_and_zero_rows(client, engine):
     assert error is None and acks == []
     zero = pa.RecordBatch.from_pylist([], schema=schema)
     acks, error = _put(client, "pump", [zero], schema)
-    assert error is None and acks == [{"batch": 0, "rows": 0, "durable_seq": None}]
+    assert error is None
+    assert acks == [{"batch": 0, "rows": 0, "seq": None, "durable_seq": None}]
     assert engine.read("pump").num_rows == N
 
 
@@ -468,3 +471,28 @@ def test_shutdown_flushes_the_engine():
     srv.shutdown()
     srv.shutdown()  # idempotent
     assert Spy.flushed == 1
+
+
+@pytest.mark.parametrize("durability", ["sync", "interval"])
+def test_do_put_durable_acks(tmp_path, durability):
+    engine = tsengine.Engine(tmp_path / "plant", durability=durability)
+    srv = tsengine.serve(engine, "grpc://127.0.0.1:0")
+    raw = flight.connect(f"grpc://127.0.0.1:{srv.port}")
+    data = _data(3000, seed=2)
+    try:
+        acks, error = _put(
+            raw, "pump", data.to_batches(max_chunksize=1000), data.schema
+        )
+        assert error is None and [a["rows"] for a in acks] == [1000] * 3
+        seqs = [a["seq"] for a in acks]
+        assert all(isinstance(s, int) for s in seqs) and seqs == sorted(set(seqs))
+        if durability == "sync":
+            assert all(a["durable_seq"] >= a["seq"] for a in acks)
+        flushed = _action(raw, "flush")
+        assert flushed["durable_seq"] >= seqs[-1]
+    finally:
+        raw.close()
+        srv.shutdown()
+        engine.close()
+    with tsengine.Engine(tmp_path / "plant") as reopened:
+        assert reopened.read("pump").num_rows == 3000

@@ -166,7 +166,9 @@ class Client:
     ) -> list[dict]:
         """Stream record batches to ``table`` in one DoPut; returns the server's acks.
 
-        Each ack is ``{"batch": index, "rows": stored, "durable_seq": seq or None}``.
+        Each ack is ``{"batch": index, "rows": stored, "seq": s, "durable_seq": d}``:
+        the batch is durable once a ``durable_seq`` (this one or a later flush's)
+        reaches ``seq``. ``seq`` and ``durable_seq`` are None in memory.
         Acks are read on a helper thread while batches are sent, so the stream never
         waits for a round trip per batch.
         """

@@ -41,12 +41,30 @@ def rollup_names(engine: Any) -> list[str]:
     return sorted(rollups()) if callable(rollups) else []
 
 
-def durable_seq(engine: Any) -> int | None:
-    """Highest write-ahead-log sequence known fsynced; None for an in-memory engine.
+def log_position(engine: Any) -> tuple[int | None, int | None]:
+    """``(seq, durable_seq)`` of the engine's write-ahead log; ``(None, None)`` in
+    memory.
 
-    Read from ``engine.durable_seq`` (attribute or method) when the engine offers one.
+    ``seq`` is the last logged record: read right after a write returns, it is at or
+    after that write's record, so the write is durable once ``durable_seq >= seq``.
     """
-    value = getattr(engine, "durable_seq", None)
+    seq = _attribute(engine, "last_seq")
+    durable = _attribute(engine, "durable_seq")
+    return seq, durable
+
+
+def durable_seq(engine: Any) -> int | None:
+    """Highest write-ahead-log sequence known fsynced; None for an in-memory engine."""
+    return _attribute(engine, "durable_seq")
+
+
+def _attribute(engine: Any, name: str) -> int | None:
+    # Stopgap: Engine does not expose its log position yet, so fall back to its
+    # durable store's properties. Engine.last_seq / Engine.durable_seq would remove
+    # the reach into a private attribute.
+    value = getattr(engine, name, None)
+    if value is None:
+        value = getattr(getattr(engine, "_store", None), name, None)
     if callable(value):
         value = value()
     return None if value is None else int(value)

@@ -5,9 +5,11 @@ RPC                what it does
 =================  ============================================================
 DoPut              descriptor path ``[table]`` (or a ``write`` command); every
                    record batch is validated and stored atomically, then
-                   acknowledged with ``{"batch", "rows", "durable_seq"}`` in the
-                   put's metadata stream. A bad batch ends the put with
-                   INVALID_ARGUMENT naming it; earlier batches stay stored.
+                   acknowledged with ``{"batch", "rows", "seq", "durable_seq"}``
+                   in the put's metadata stream (the batch is durable once
+                   ``durable_seq >= seq``; both null in memory). A bad
+                   batch ends the put with INVALID_ARGUMENT naming it;
+                   earlier batches stay stored.
 GetFlightInfo      a JSON command (or path ``[table]`` = read it all): schema,
                    and one endpoint whose ticket is the canonical command.
 DoGet              a ticket that is a JSON command; bounded record batches.
@@ -50,7 +52,7 @@ from tsengine.flight.commands import Command, parse
 from tsengine.flight.errors import RequestError, to_flight, translated
 from tsengine.flight.queries import (
     bounded_batches,
-    durable_seq,
+    log_position,
     result_schema,
     rollup_names,
     run,
@@ -260,11 +262,8 @@ class FlightServer(flight.FlightServerBase):
             except Exception as exc:
                 log.debug("put to %r refused batch %d: %s", table, index, exc)
                 raise to_flight(_name_batch(exc, table, index), "DoPut") from None
-            ack = {
-                "batch": index,
-                "rows": rows,
-                "durable_seq": durable_seq(self.engine),
-            }
+            seq, durable = log_position(self.engine)
+            ack = {"batch": index, "rows": rows, "seq": seq, "durable_seq": durable}
             writer.write(pa.py_buffer(json.dumps(ack).encode()))
             index += 1
 
