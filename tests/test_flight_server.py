@@ -250,6 +250,21 @@ def test_do_put_bad_batch_keeps_earlier_batches(client, engine):
     assert stored.column("v").to_pylist() == [1.0, 2.0]
 
 
+def test_do_put_client_vanishing_mid_stream(server, engine):
+    data = _data(2000, seed=3, t0=10**14)
+    leaving = flight.connect(f"grpc://127.0.0.1:{server.port}")
+    writer, acks_in = leaving.do_put(
+        flight.FlightDescriptor.for_path("pump"), data.schema
+    )
+    writer.write_batch(data.to_batches(max_chunksize=1000)[0])
+    assert json.loads(acks_in.read().to_pybytes())["rows"] == 1000
+    leaving.close()  # no done_writing: the call is cut off
+    fresh = flight.connect(f"grpc://127.0.0.1:{server.port}")
+    assert _action(fresh, "health")["status"] == "ok"
+    assert engine.read("pump", start=10**14).num_rows == 1000
+    fresh.close()
+
+
 def test_do_put_type_conflict_names_field(client, engine):
     schema = pa.schema(
         [("time", pa.int64()), ("asset", pa.string()), ("vibration", pa.string())]

@@ -41,18 +41,16 @@ import pyarrow as pa
 import pyarrow.flight as flight
 
 from tsengine._config import MAX_BATCH_BYTES
-from tsengine.errors import Error
-from tsengine.flight import actions
+from tsengine.flight import actions, ingest
 from tsengine.flight.auth import (
     Authenticator,
     AuthMiddlewareFactory,
     HandshakeHandler,
 )
 from tsengine.flight.commands import Command, parse
-from tsengine.flight.errors import RequestError, to_flight, translated
+from tsengine.flight.errors import RequestError, translated
 from tsengine.flight.queries import (
     bounded_batches,
-    log_position,
     result_schema,
     rollup_names,
     run,
@@ -250,35 +248,8 @@ class FlightServer(flight.FlightServerBase):
     def do_put(self, context, descriptor, reader, writer):
         with translated("DoPut"):
             command = self._command(descriptor, ("write",))
-        table = command.table
-        index = 0
         self._add(puts=1)
-        for chunk in reader:
-            batch = chunk.data
-            if batch is None:  # a metadata-only message carries no rows
-                continue
-            try:
-                rows = self._put_batch(table, batch, index, command.args)
-            except Exception as exc:
-                log.debug("put to %r refused batch %d: %s", table, index, exc)
-                raise to_flight(_name_batch(exc, table, index), "DoPut") from None
-            seq, durable = log_position(self.engine)
-            ack = {"batch": index, "rows": rows, "seq": seq, "durable_seq": durable}
-            writer.write(pa.py_buffer(json.dumps(ack).encode()))
-            index += 1
-
-    def _put_batch(self, table: str, batch, index: int, args: dict) -> int:
-        size = batch.nbytes
-        if size > self.max_put_batch_bytes:
-            raise RequestError(
-                f"batch is {size} bytes, over the limit of "
-                f"{self.max_put_batch_bytes} bytes; send smaller batches"
-            )
-        if batch.num_rows == 0:
-            return 0
-        rows = self.engine.write(table, batch, tags=args.get("tags"), **_unit(args))
-        self._add(batches=1, rows_written=rows)
-        return rows
+        ingest.receive(self, command, reader, writer)
 
     # -- actions ---------------------------------------------------------------------
 
@@ -346,18 +317,3 @@ class FlightServer(flight.FlightServerBase):
 
 def _json(value: dict) -> pa.Buffer:
     return pa.py_buffer(json.dumps(value).encode())
-
-
-def _unit(args: dict) -> dict:
-    return {"unit": args["unit"]} if "unit" in args else {}
-
-
-def _name_batch(exc: Exception, table: str, index: int) -> Exception:
-    """The same error, its message prefixed with the batch and table it concerns."""
-    if not isinstance(exc, Error | ValueError | TypeError):
-        return exc  # not the request's fault: reported as an internal error
-    message = f"batch {index} of the put to table {table!r}: {exc}"
-    try:
-        return type(exc)(message)
-    except Exception:
-        return RequestError(message)
