@@ -9,6 +9,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.flight as flight
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import tsengine
 from tsengine.flight import RequestError
@@ -338,3 +340,50 @@ def test_parse_accepts_and_canonicalises():
     assert command.args == {"start": "-15m", "fields": ["v"]}
     assert parse(command.to_json()) == command
     assert parse(b'{"kind": "catalog"}').table is None
+
+
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
+_commands = st.fixed_dictionaries(
+    {"kind": st.sampled_from(["read", "latest", "aggregate", "catalog", "x"])},
+    optional={
+        "table": st.one_of(st.just("pump"), _json_values),
+        "start": _json_values,
+        "end": _json_values,
+        "where": _json_values,
+        "fields": _json_values,
+        "n": _json_values,
+    },
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(raw=st.binary(max_size=200) | _commands.map(lambda c: json.dumps(c).encode()))
+def test_parse_fuzz_only_raises_tsengine_errors(raw):
+    try:
+        command = parse(raw)
+    except tsengine.Error:
+        return
+    assert command.kind in ("read", "latest", "aggregate", "catalog")
+    assert parse(command.to_json()) == command
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(command=_commands)
+def test_server_survives_random_commands(served, command):
+    engine, _, client = served
+    try:
+        _get(client, command)
+    except (pa.ArrowInvalid, pa.ArrowKeyError, pa.ArrowNotImplementedError) as exc:
+        assert "internal error" not in str(exc)
+    _good(client)
