@@ -22,8 +22,9 @@ def _batch(i: int) -> dict:
 
 def test_readers_see_whole_batches_and_never_shrink():
     engine = tsengine.Engine()
-    engine.create_table("t", tags=["asset"], fields={"batch": "int64"},
-                        ring_capacity=64)
+    engine.create_table(
+        "t", tags=["asset"], fields={"batch": "int64"}, ring_capacity=64
+    )
     stop = threading.Event()
     failures: list[str] = []
     reads = [0] * 4
@@ -65,8 +66,9 @@ def test_readers_see_whole_batches_and_never_shrink():
 @pytest.mark.parametrize("policy", ["last", "keep"])
 def test_concurrent_writers_lose_nothing(policy):
     engine = tsengine.Engine()
-    engine.create_table("t", tags=["w"], fields={"v": "float64"}, ring_capacity=32,
-                        duplicates=policy)
+    engine.create_table(
+        "t", tags=["w"], fields={"v": "float64"}, ring_capacity=32, duplicates=policy
+    )
 
     def writer(w: int) -> None:
         s = engine.series("t", w=str(w))

@@ -17,9 +17,16 @@ import tsengine
 @pytest.fixture
 def engine():
     e = tsengine.Engine()
-    e.create_table("pump", tags=["site", "asset"],
-                   fields={"vibration": "float64", "running": "bool",
-                           "count": "int64", "note": "string"})
+    e.create_table(
+        "pump",
+        tags=["site", "asset"],
+        fields={
+            "vibration": "float64",
+            "running": "bool",
+            "count": "int64",
+            "note": "string",
+        },
+    )
     return e
 
 
@@ -32,11 +39,20 @@ def rows(table: pa.Table) -> list[dict]:
 
 def test_every_input_shape_gives_the_same_table(engine):
     t = np.array([3, 1, 2], dtype=np.int64)
-    d = {"time": t, "site": ["A"] * 3, "asset": ["P-1", "P-2", "P-1"],
-         "vibration": np.array([0.3, 0.1, 0.2])}
+    d = {
+        "time": t,
+        "site": ["A"] * 3,
+        "asset": ["P-1", "P-2", "P-1"],
+        "vibration": np.array([0.3, 0.1, 0.2]),
+    }
     results = []
-    for data in (d, pa.table(d), pa.table(d).to_batches()[0], pd.DataFrame(d),
-                 pl.DataFrame(d)):
+    for data in (
+        d,
+        pa.table(d),
+        pa.table(d).to_batches()[0],
+        pd.DataFrame(d),
+        pl.DataFrame(d),
+    ):
         e = tsengine.Engine()
         e.create_table("pump", tags=["site", "asset"], fields={"vibration": "float64"})
         assert e.write("pump", data) == 3
@@ -51,18 +67,24 @@ def test_every_input_shape_gives_the_same_table(engine):
 
 def test_pandas_datetime_index(engine):
     idx = pd.date_range("2024-01-01", periods=3, freq="1s", tz="UTC")
-    df = pd.DataFrame({"site": "A", "asset": "P-1", "vibration": [1.0, 2.0, 3.0]},
-                      index=idx)
+    df = pd.DataFrame(
+        {"site": "A", "asset": "P-1", "vibration": [1.0, 2.0, 3.0]}, index=idx
+    )
     engine.write("pump", df)
     got = rows(engine.read("pump"))
     assert [r["time"] for r in got] == [int(x.value) for x in idx]
 
 
 def test_null_and_nan_are_different(engine):
-    engine.write("pump", {
-        "time": np.array([1, 2, 3]), "site": ["A"] * 3, "asset": ["P-1"] * 3,
-        "vibration": pa.array([math.nan, None, 1.5]),
-    })
+    engine.write(
+        "pump",
+        {
+            "time": np.array([1, 2, 3]),
+            "site": ["A"] * 3,
+            "asset": ["P-1"] * 3,
+            "vibration": pa.array([math.nan, None, 1.5]),
+        },
+    )
     v = engine.read("pump").column("vibration")
     assert v.null_count == 1
     values = v.to_pylist()
@@ -70,14 +92,22 @@ def test_null_and_nan_are_different(engine):
 
 
 def test_string_bool_int_fields_roundtrip(engine):
-    engine.write("pump", {
-        "time": np.array([1, 2]), "site": ["A", "A"], "asset": ["P-1", "P-1"],
-        "running": pa.array([True, None]), "count": pa.array([-(2**63), 2**63 - 1]),
-        "note": pa.array(["ok", None]),
-    })
+    engine.write(
+        "pump",
+        {
+            "time": np.array([1, 2]),
+            "site": ["A", "A"],
+            "asset": ["P-1", "P-1"],
+            "running": pa.array([True, None]),
+            "count": pa.array([-(2**63), 2**63 - 1]),
+            "note": pa.array(["ok", None]),
+        },
+    )
     got = rows(engine.read("pump"))
     assert [(r["running"], r["count"], r["note"]) for r in got] == [
-        (True, -(2**63), "ok"), (None, 2**63 - 1, None)]
+        (True, -(2**63), "ok"),
+        (None, 2**63 - 1, None),
+    ]
 
 
 def test_latest_is_greatest_time_not_last_inserted(engine):
@@ -90,27 +120,47 @@ def test_latest_is_greatest_time_not_last_inserted(engine):
 
 def test_filters_by_time_tags_and_fields(engine):
     n = 10
-    engine.write("pump", {
-        "time": np.arange(n), "site": ["A", "B"] * 5,
-        "asset": ["P-1"] * n, "vibration": np.arange(n, dtype=float),
-    })
-    got = engine.read("pump", start=2, end=7, where={"site": "B"},
-                      fields=["vibration"])
+    engine.write(
+        "pump",
+        {
+            "time": np.arange(n),
+            "site": ["A", "B"] * 5,
+            "asset": ["P-1"] * n,
+            "vibration": np.arange(n, dtype=float),
+        },
+    )
+    got = engine.read("pump", start=2, end=7, where={"site": "B"}, fields=["vibration"])
     assert got.column_names == ["time", "site", "asset", "vibration"]
     assert got.column("vibration").to_pylist() == [3.0, 5.0]
-    got = engine.read("pump", where={"site": ["A", "B"], "asset": "P-1"},
-                      start=dt.datetime(1970, 1, 1), end="1970-01-01T00:00:00.000000002Z")
+    got = engine.read(
+        "pump",
+        where={"site": ["A", "B"], "asset": "P-1"},
+        start=dt.datetime(1970, 1, 1),
+        end="1970-01-01T00:00:00.000000002Z",
+    )
     assert got.column("vibration").to_pylist() == [0.0, 1.0]
 
 
 def test_old_points_after_sealing_are_placed_in_order():
     e = tsengine.Engine()
     e.create_table("t", tags=["a"], fields={"v": "float64"}, ring_capacity=8)
-    e.write("t", {"time": np.arange(100, 200), "a": ["x"] * 100,
-                  "v": np.arange(100, 200, dtype=float)})
+    e.write(
+        "t",
+        {
+            "time": np.arange(100, 200),
+            "a": ["x"] * 100,
+            "v": np.arange(100, 200, dtype=float),
+        },
+    )
     assert e.stats()["tables"]["t"]["sealed_points"] > 0
-    e.write("t", {"time": np.array([5, 150, 250]), "a": ["x"] * 3,
-                  "v": np.array([-5.0, -150.0, -250.0])})
+    e.write(
+        "t",
+        {
+            "time": np.array([5, 150, 250]),
+            "a": ["x"] * 3,
+            "v": np.array([-5.0, -150.0, -250.0]),
+        },
+    )
     got = e.read("t")
     t = got.column("time").cast(pa.int64()).to_pylist()
     assert t == [5, *range(100, 200), 250]
@@ -118,19 +168,23 @@ def test_old_points_after_sealing_are_placed_in_order():
 
 
 def test_type_conflict_names_everything_and_stores_nothing(engine):
-    with pytest.raises(tsengine.SchemaError,
-                       match=r"'pump' field 'vibration' is float64.*string"):
-        engine.write("pump", {"time": [1], "site": ["A"], "asset": ["P"],
-                              "vibration": ["high"]})
+    with pytest.raises(
+        tsengine.SchemaError, match=r"'pump' field 'vibration' is float64.*string"
+    ):
+        engine.write(
+            "pump", {"time": [1], "site": ["A"], "asset": ["P"], "vibration": ["high"]}
+        )
     assert engine.read("pump").num_rows == 0
 
 
 def test_all_or_nothing_across_tables(engine):
     with pytest.raises(tsengine.SchemaError):
-        engine.write_many({
-            "new_table": {"time": [1], "x": [1.0]},
-            "pump": {"time": [1], "site": ["A"], "asset": ["P"], "count": [1.5]},
-        })
+        engine.write_many(
+            {
+                "new_table": {"time": [1], "x": [1.0]},
+                "pump": {"time": [1], "site": ["A"], "asset": ["P"], "count": [1.5]},
+            }
+        )
     assert engine.tables() == ["pump"]
     assert engine.read("pump").num_rows == 0
 
@@ -147,7 +201,9 @@ def test_bad_inputs_raise_clear_errors_and_store_nothing(engine):
         engine.write("pump", {"time": pa.array([None], pa.int64()), **base})
     with pytest.raises(tsengine.TimestampError, match="outside"):
         engine.write("pump", {"time": np.array([10**10], "datetime64[s]"), **base})
-    with pytest.raises(tsengine.SchemaError, match="'bogus' of table 'pump' has Arrow type list"):
+    with pytest.raises(
+        tsengine.SchemaError, match="'bogus' of table 'pump' has Arrow type list"
+    ):
         engine.write("pump", {"time": [1], **base, "bogus": pa.array([[1]])})
     with pytest.raises(tsengine.SchemaError, match="one-dimensional"):
         engine.write("pump", {"time": np.zeros((2, 2), np.int64)})
@@ -173,10 +229,15 @@ def test_schema_inferred_on_first_write_and_extended():
     e.write("m", {"time": [2], "host": ["a"], "temp": [21]})
     assert e.definition("m").fields == {"load": "float64", "temp": "int64"}
     got = rows(e.read("m"))
-    assert got == [{"time": 1, "host": "a", "load": 0.5, "temp": None},
-                   {"time": 2, "host": "a", "load": None, "temp": 21}]
-    e.write("m", {"time": [3], "host": ["a"], "dc": ["x"], "load": [1.0]},
-            tags=["host", "dc"])
+    assert got == [
+        {"time": 1, "host": "a", "load": 0.5, "temp": None},
+        {"time": 2, "host": "a", "load": None, "temp": 21},
+    ]
+    e.write(
+        "m",
+        {"time": [3], "host": ["a"], "dc": ["x"], "load": [1.0]},
+        tags=["host", "dc"],
+    )
     assert [r["dc"] for r in rows(e.read("m"))] == ["x", None, None]
 
 
@@ -225,3 +286,61 @@ def test_closed_engine_refuses_work(engine):
     engine.close()
     with pytest.raises(tsengine.ClosedError):
         engine.read("pump")
+
+
+def test_sealed_chunks_are_compressed_and_read_back_identically(shared_data):
+    import pandas as pd
+
+    path = shared_data / "nab/realKnownCause/machine_temperature_system_failure.csv"
+    frame = pd.read_csv(path)
+    t = pd.to_datetime(frame["timestamp"]).astype("int64").to_numpy()
+    e = tsengine.Engine()
+    e.create_table(
+        "t",
+        tags=["a"],
+        fields={"v": "float64", "hot": "bool"},
+        ring_capacity=2048,
+        duplicates="keep",
+    )
+    e.write(
+        "t",
+        {
+            "time": t,
+            "a": ["m"] * len(t),
+            "v": frame["value"].to_numpy(),
+            "hot": frame["value"].to_numpy() > 80,
+        },
+    )
+    before = e.read("t")
+    e.flush()  # waits for the compactor
+    chunks = e._tables["t"].series[("m",)].sealed
+    assert chunks and all(c.encoded for c in chunks)
+    after = e.read("t")
+    assert after.equals(before)
+    # NAB's local-time stamps repeat and step back at DST ends: "keep" holds every
+    # point, in time order with ties in arrival order.
+    order = np.argsort(t, kind="stable")
+    assert after.column("v").to_pylist() == frame["value"].to_numpy()[order].tolist()
+    st = e.stats()["tables"]["t"]
+    assert st["sealed_points"] + st["hot_points"] == len(t)
+    assert st["compression_ratio"] > 2
+    assert (
+        st["columns"]["time"]["stored_bytes"] * 100 < st["columns"]["time"]["raw_bytes"]
+    )
+    assert set(st["columns"]["v"]["codecs"]) <= {
+        "alp",
+        "alp+zstd",
+        "alp_rd",
+        "alp_rd+zstd",
+        "gorilla",
+        "chimp128",
+        "float_dict",
+        "float_dict+zstd",
+        "raw",
+        "raw+zstd",
+    }
+    # Old points merged into compressed history still land in order.
+    e.write("t", {"time": [int(t[5]) + 1], "a": ["m"], "v": [-1.0]})
+    got = e.read("t").column("v").to_pylist()
+    assert got[int(np.searchsorted(np.sort(t), t[5], "right"))] == -1.0
+    assert len(got) == len(t) + 1

@@ -78,20 +78,28 @@ def as_rows(table: pa.Table) -> list[tuple]:
 
 def same(a: list[tuple], b: list[tuple]) -> bool:
     def norm(rows):
-        return [tuple("nan" if isinstance(x, float) and math.isnan(x) else x
-                      for x in r) for r in rows]
+        return [
+            tuple("nan" if isinstance(x, float) and math.isnan(x) else x for x in r)
+            for r in rows
+        ]
 
     return norm(a) == norm(b)
 
 
 class EngineMachine(RuleBasedStateMachine):
-    @initialize(policy=st.sampled_from(["last", "first", "keep", "reject"]),
-                capacity=st.sampled_from([1, 2, 3, 5, 8, 64]))
+    @initialize(
+        policy=st.sampled_from(["last", "first", "keep", "reject"]),
+        capacity=st.sampled_from([1, 2, 3, 5, 8, 64]),
+    )
     def setup(self, policy, capacity):
         self.engine = tsengine.Engine()
-        self.engine.create_table("pump", tags=["asset"],
-                                 fields={"vibration": "float64", "count": "int64"},
-                                 ring_capacity=capacity, duplicates=policy)
+        self.engine.create_table(
+            "pump",
+            tags=["asset"],
+            fields={"vibration": "float64", "count": "int64"},
+            ring_capacity=capacity,
+            duplicates=policy,
+        )
         self.model = Model(policy)
 
     @rule(batch=st.lists(rows, max_size=12))
@@ -140,6 +148,8 @@ class EngineMachine(RuleBasedStateMachine):
 
 TestEngineModel = EngineMachine.TestCase
 TestEngineModel.settings = settings(
-    max_examples=150, stateful_step_count=30, deadline=None,
+    max_examples=150,
+    stateful_step_count=30,
+    deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )

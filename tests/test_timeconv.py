@@ -35,8 +35,10 @@ def test_arrow_timestamp_every_unit_and_zone(unit, tz):
 
 @pytest.mark.parametrize("unit", ["s", "ms", "us", "ns"])
 def test_integer_units(unit):
-    assert array_to_ns(np.array([-2, 5]), unit=unit).tolist() == [-2 * NS[unit],
-                                                                  5 * NS[unit]]
+    assert array_to_ns(np.array([-2, 5]), unit=unit).tolist() == [
+        -2 * NS[unit],
+        5 * NS[unit],
+    ]
     assert to_ns(7, unit=unit) == 7 * NS[unit]
 
 
@@ -72,10 +74,13 @@ def test_relative_strings_are_near_now():
 
 
 def test_ends_of_int64_range():
-    assert array_to_ns(np.array([INT64_MIN, INT64_MAX])).tolist() == [INT64_MIN,
-                                                                      INT64_MAX]
-    assert array_to_ns(pa.array([INT64_MIN + 1, INT64_MAX], pa.timestamp("ns"))
-                       ).tolist() == [INT64_MIN + 1, INT64_MAX]
+    assert array_to_ns(np.array([INT64_MIN, INT64_MAX])).tolist() == [
+        INT64_MIN,
+        INT64_MAX,
+    ]
+    assert array_to_ns(
+        pa.array([INT64_MIN + 1, INT64_MAX], pa.timestamp("ns"))
+    ).tolist() == [INT64_MIN + 1, INT64_MAX]
     # The largest second that still fits, and one past it.
     last_s = INT64_MAX // 10**9
     assert to_ns(last_s, unit="s") == last_s * 10**9
@@ -83,11 +88,14 @@ def test_ends_of_int64_range():
         to_ns(last_s + 1, unit="s")
 
 
-@pytest.mark.parametrize("bad", [
-    np.array([10**10], dtype="datetime64[s]"),
-    pa.array([10**17], pa.timestamp("ms")),
-    np.array([2**63], dtype=np.uint64),
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        np.array([10**10], dtype="datetime64[s]"),
+        pa.array([10**17], pa.timestamp("ms")),
+        np.array([2**63], dtype=np.uint64),
+    ],
+)
 def test_out_of_range_arrays_name_the_value(bad):
     with pytest.raises(TimestampError, match="outside the int64 nanosecond range"):
         array_to_ns(bad)
@@ -108,14 +116,21 @@ def test_pandas_and_polars_columns():
     s = pl.Series([dt.datetime(2024, 1, 1), dt.datetime(2024, 1, 1, 0, 0, 1)])
     assert array_to_ns(s).tolist() == [1704067200 * 10**9, 1704067201 * 10**9]
     assert to_ns(pd.Timestamp("2024-01-01T00:00:00.000000001Z")) == (
-        1704067200 * 10**9 + 1)
+        1704067200 * 10**9 + 1
+    )
 
 
-@pytest.mark.parametrize("bad", [
-    [1.5], np.array([1.0]), [True], np.array(["2024-01-01", "NaT"],
-                                             dtype="datetime64[ns]"),
-    pa.array([1, None], pa.int64()), ["yesterday-ish"],
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        [1.5],
+        np.array([1.0]),
+        [True],
+        np.array(["2024-01-01", "NaT"], dtype="datetime64[ns]"),
+        pa.array([1, None], pa.int64()),
+        ["yesterday-ish"],
+    ],
+)
 def test_malformed_times_raise(bad):
     with pytest.raises(TimestampError):
         array_to_ns(bad)

@@ -12,6 +12,7 @@ import numpy as np
 import pyarrow as pa
 
 from tsengine.core import reader
+from tsengine.core.compactor import Compactor
 from tsengine.core.normalize import (
     Batch,
     infer_definition,
@@ -19,6 +20,7 @@ from tsengine.core.normalize import (
     normalize,
     to_arrow,
 )
+from tsengine.core.stats import table_stats
 from tsengine.core.table import Table
 from tsengine.errors import ClosedError, Error, SchemaError, TableNotFoundError
 from tsengine.schema import DEFAULT_RING_CAPACITY, TableDef, parse_retention
@@ -78,6 +80,7 @@ class Engine:
         self._ddl_lock = threading.RLock()
         self._listeners: dict[str, list[Listener]] = {}
         self._closed = False
+        self._compactor = Compactor()
         self.path = path
         self.durability = durability
         self._store = None
@@ -139,9 +142,10 @@ class Engine:
         self._tables[definition.name] = table
         return table
 
-    def _on_seal(self, table: str, key: tuple, chunk) -> None:
+    def _on_seal(self, table: Table, buf, chunk) -> None:
         if self._store is not None:
-            self._store.on_seal(table, key, chunk)
+            self._store.on_seal(table.name, buf.key, chunk)
+        self._compactor.submit(table, buf, chunk)
 
     def tables(self) -> list[str]:
         """Names of every table, sorted."""
@@ -541,33 +545,23 @@ class Engine:
     # -- housekeeping ------------------------------------------------------------
 
     def stats(self) -> dict[str, Any]:
-        """Points and bytes per table: ``{"tables": {name: {...}}, ...}``."""
-        out = {}
-        for name, table in list(self._tables.items()):
-            hot = sealed = ring_bytes = sealed_bytes = 0
-            for buf in list(table.series.values()):
-                hot += buf.count
-                ring_bytes += buf.nbytes
-                for chunk in buf.sealed:
-                    sealed += chunk.n
-                    sealed_bytes += chunk.nbytes
-            out[name] = {
-                "series": len(table.series),
-                "points": hot + sealed,
-                "hot_points": hot,
-                "sealed_points": sealed,
-                "memory_bytes": ring_bytes + sealed_bytes,
-                "hot_bytes": ring_bytes,
-                "sealed_bytes": sealed_bytes,
-            }
-        result: dict[str, Any] = {"tables": out}
+        """Points and bytes per table, and per column the codecs chosen.
+
+        Returns ``{"tables": {name: {...}}}`` (see
+        :func:`tsengine.core.stats.table_stats` for every key), plus ``"storage"``
+        for a durable engine.
+        """
+        result: dict[str, Any] = {
+            "tables": {name: table_stats(t) for name, t in list(self._tables.items())}
+        }
         if self._store is not None:
             result["storage"] = self._store.stats()
         return result
 
     def flush(self) -> None:
-        """Make everything written so far durable (no-op in memory)."""
+        """Compress what was sealed so far and make everything written durable."""
         self._check_open()
+        self._compactor.drain()
         if self._store is not None:
             self._store.checkpoint(self)
             self._store.flush()
@@ -576,6 +570,7 @@ class Engine:
         """Flush and release the engine; further calls raise :class:`ClosedError`."""
         if self._closed:
             return
+        self._compactor.close()
         if self._store is not None:
             self._store.checkpoint(self)
             self._store.close()

@@ -65,14 +65,14 @@ class Table:
     definition : TableDef
         Tags, fields and policies.
     on_seal : callable, optional
-        Called as ``on_seal(table, key, chunk)`` for every chunk sealed, under the
+        Called as ``on_seal(table, ring, chunk)`` for every chunk sealed, under the
         write lock (the storage tier persists it).
     """
 
     def __init__(
         self,
         definition: TableDef,
-        on_seal: Callable[[str, SeriesKey, SealedChunk], None] | None = None,
+        on_seal: Callable[[Table, SeriesBuffer, SealedChunk], None] | None = None,
     ):
         self.definition = definition
         self.lock = threading.RLock()
@@ -339,7 +339,7 @@ class Table:
         buf.sealed = (*buf.sealed, chunk)
         self.sealed_points += chunk.n
         if self._on_seal is not None:
-            self._on_seal(self.name, buf.key, chunk)
+            self._on_seal(self, buf, chunk)
 
     def _merge_sealed(self, buf: SeriesBuffer, rows: Rows) -> None:
         """Merge points older than the ring into the sealed chunks (copy-on-write)."""
@@ -364,6 +364,9 @@ class Table:
             new_chunks.append(seal(part, self.kinds()))
         self.sealed_points += len(merged) - sum(c.n for c in chunks[i:])
         buf.sealed = (*chunks[:i], *new_chunks)
+        if self._on_seal is not None:
+            for chunk in new_chunks:
+                self._on_seal(self, buf, chunk)
 
     def _padded(self, rows: Rows) -> Rows:
         """Rows of an older chunk with null columns for fields added since."""

@@ -1,0 +1,76 @@
+"""Background compression of sealed chunks.
+
+Sealing happens under a table's write lock, so it only moves arrays. This worker then
+encodes each new chunk off the write path and swaps the encoded twin into the series
+with a pointer swap under the lock; readers holding the plain chunk keep using it.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from typing import Any
+
+from tsengine.core.chunk import SealedChunk
+
+
+class Compactor:
+    """One daemon thread encoding sealed chunks in the order they were sealed."""
+
+    def __init__(self) -> None:
+        self._queue: queue.Queue = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._start_lock = threading.Lock()
+        self.errors: list[str] = []
+        self.compacted = 0
+
+    def submit(self, table: Any, buf: Any, chunk: SealedChunk) -> None:
+        """Queue ``chunk`` of ring ``buf`` in core table ``table`` for encoding."""
+        if self._thread is None:
+            with self._start_lock:
+                if self._thread is None:
+                    self._thread = threading.Thread(
+                        target=self._run, name="tsengine-compactor", daemon=True
+                    )
+                    self._thread.start()
+        self._queue.put((table, buf, chunk))
+
+    def drain(self) -> None:
+        """Block until every queued chunk is encoded and swapped in."""
+        if self._thread is not None:
+            self._queue.join()
+
+    def close(self) -> None:
+        """Finish the queue and stop the thread."""
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join()
+            self._thread = None
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            try:
+                if item is None:
+                    return
+                self._compact(*item)
+            except Exception as exc:  # a failure leaves the plain chunk in place
+                self.errors.append(f"{type(exc).__name__}: {exc}")
+            finally:
+                self._queue.task_done()
+
+    def _compact(self, table: Any, buf: Any, chunk: SealedChunk) -> None:
+        # Encode outside the lock: writers keep going meanwhile.
+        if not any(c is chunk for c in buf.sealed):
+            return  # merged away already
+        encoded = chunk.compress()
+
+        # Swap under the lock, if the merge path has not replaced the chunk since.
+        with table.lock:
+            sealed = buf.sealed
+            for i, current in enumerate(sealed):
+                if current is chunk:
+                    buf.sealed = (*sealed[:i], encoded, *sealed[i + 1 :])
+                    table.publish([buf])
+                    self.compacted += 1
+                    return
