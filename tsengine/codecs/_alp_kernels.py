@@ -9,9 +9,9 @@ decoder uses, so the round trip is exact by construction: no value is ever trust
 come back right, each one is verified.
 
 Choosing ``(e, f)`` is done by sampling in two levels, as the paper describes: a few
-vectors of the block are searched over all 190 pairs, the most frequent winners are kept
-(at most ``TOP_K``), and every vector then picks the cheapest of those on a sample of
-its own values.
+vectors of each row group (100 vectors) are searched over all 190 pairs, the most
+frequent winners are kept (at most ``TOP_K``), and every vector then picks the cheapest
+of those on a sample of its own values.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ MAX_E = 18
 TOP_K = 5
 EXC_BITS = 80
 SAMPLE_VECTORS = 8
+ROW_GROUP = 100
 SAMPLE_VALUES = 32
 
 # Powers of ten; both tables are correctly rounded doubles (1e0..1e18 are exact).
@@ -147,16 +148,22 @@ def _top_combos(x, xb):
 
 
 @numba.njit(**NJIT)
-def _encode(x, combos, bases, exps, facs, widths, counts, words, exc_vals, exc_pos):
+def _encode(x, bases, exps, facs, widths, counts, words, exc_vals, exc_pos):
     """Encode float64 ``x`` vector by vector; returns (words used, exceptions used)."""
     n = x.shape[0]
     xb = x.view(np.uint64)
     digits = np.empty(VECTOR, dtype=np.int64)
+    combos = np.zeros((1, 2), dtype=np.int64)
     wo = 0
     ne = 0
     for v in range((n + VECTOR - 1) // VECTOR):
         lo = v * VECTOR
         m = min(n, lo + VECTOR) - lo
+
+        # First sampling level, once per row group: a long block may change character.
+        if v % ROW_GROUP == 0:
+            hi = min(n, lo + ROW_GROUP * VECTOR)
+            combos, _ = _top_combos(x[lo:hi], xb[lo:hi])
 
         # Second sampling level: this vector's cheapest pair among the block's best.
         e = combos[0, 0]

@@ -19,7 +19,7 @@ import numba
 import numpy as np
 
 from tsengine._config import NJIT
-from tsengine.codecs._bitpack import U0, U63, U64, _mask, _unpack
+from tsengine.codecs._bitpack import U0, U63, U64, _mask
 
 VECTOR = 1024
 MAX_LEFT = 16
@@ -144,23 +144,25 @@ def _decode(rights, codes, exc_lefts, exc_pos, r, b, dictionary, counts, out):
     ur = np.uint64(r)
     rmask = _mask(r)
 
-    # Right parts straight into place, then the left parts through the dictionary.
-    _unpack(rights, 0, n, r, U0, out, 0)
-    if b == 0:
-        left = dictionary[0] << ur
-        for i in range(n):
-            out[i] |= left
-    else:
-        ub = np.uint64(b)
-        bmask = _mask(b)
-        for i in range(n):
+    # Right part and dictionary index of every value in one pass.
+    ub = np.uint64(b)
+    bmask = _mask(b)
+    for i in range(n):
+        bitpos = np.uint64(i) * ur
+        wi = np.int64(bitpos >> np.uint64(6))
+        sh = bitpos & U63
+        right = rights[wi] >> sh
+        if sh + ur > U64:
+            right |= rights[wi + 1] << (U64 - sh)
+        code = U0
+        if b > 0:
             bitpos = np.uint64(i) * ub
             wi = np.int64(bitpos >> np.uint64(6))
             sh = bitpos & U63
             code = codes[wi] >> sh
             if sh + ub > U64:
                 code |= codes[wi + 1] << (U64 - sh)
-            out[i] |= dictionary[np.int64(code & bmask)] << ur
+        out[i] = (dictionary[np.int64(code & bmask)] << ur) | (right & rmask)
 
     # Patch the left parts that were not in the dictionary.
     e = 0

@@ -68,7 +68,6 @@ def encode_alp_payload(x: np.ndarray) -> bytes:
     n = len(x)
     if n == 0:
         return b""
-    combos, _ = K._top_combos(x, x.view(np.uint64))
     nvec = -(-n // VECTOR)
     bases = np.empty(nvec, dtype=np.int64)
     exps = np.empty(nvec, dtype=np.uint8)
@@ -78,9 +77,7 @@ def encode_alp_payload(x: np.ndarray) -> bytes:
     words = np.zeros(n + nvec, dtype=np.uint64)
     exc_vals = np.empty(n, dtype=np.uint64)
     exc_pos = np.empty(n, dtype=np.uint16)
-    nw, ne = K._encode(
-        x, combos, bases, exps, facs, widths, counts, words, exc_vals, exc_pos
-    )
+    nw, ne = K._encode(x, bases, exps, facs, widths, counts, words, exc_vals, exc_pos)
     return b"".join(
         [
             bases.astype("<i8").tobytes(),
@@ -231,7 +228,18 @@ def decode_rd_payload(buf: np.ndarray, n: int, where: Where) -> np.ndarray:
 
 
 def choose_payload(x: np.ndarray) -> tuple[str, bytes]:
-    """ALP, or ALP-RD when the values are not decimals and RD comes out smaller."""
+    """ALP, or ALP-RD when the values are not decimals and RD comes out smaller.
+
+    A sample decides first: when decimal scaling is estimated at ``RD_THRESHOLD``
+    bits per value or more and ALP-RD looks cheaper, ALP is not attempted at all.
+    """
+    if len(x) == 0:
+        return "alp", b""
+    _, alp_bits = K._top_combos(x, x.view(np.uint64))
+    if alp_bits >= RD_THRESHOLD:
+        rd_bits = RD._choose(x.view(np.uint64))[3]
+        if rd_bits < alp_bits:
+            return "alp-rd", encode_rd_payload(x)
     payload = encode_alp_payload(x)
     if len(x) and len(payload) * 8 >= RD_THRESHOLD * len(x):
         rd = encode_rd_payload(x)
