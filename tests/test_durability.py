@@ -135,9 +135,10 @@ def test_log_size_triggers_checkpoints_and_bounds_the_log(tmp_path):
     engine, oracle = both(tmp_path / "e", checkpoint_bytes=30_000, wal_file_bytes=8_000)
     for i in range(40):
         write_both(engine, oracle, "pump", batch(rng, i * 10_000, 200))
+    engine._store.wait_idle()  # checkpoints triggered by writes run in background
     stats = engine.stats()["storage"]
     assert stats["checkpoint_seq"] > 0
-    assert stats["wal_bytes"] < 3 * 30_000
+    assert stats["wal_bytes"] < 5 * 30_000  # writers wait beyond 4 limits
     assert stats["segment_files"] <= 8  # small and half-dead segments are folded
     abandon(engine)
     with reopen(tmp_path / "e") as again:
@@ -328,12 +329,12 @@ def test_failed_checkpoint_loses_nothing(tmp_path, monkeypatch):
     rng = np.random.default_rng(10)
     engine, oracle = both(tmp_path / "e")
     write_both(engine, oracle, "pump", batch(rng, 0, 2000))
-    import tsengine.storage.durable as durable
+    import tsengine.storage.checkpoint as checkpoint
 
     def failing(path, chunks):
         raise OSError(28, "injected: no space left on device")
 
-    monkeypatch.setattr(durable, "write_segment", failing)
+    monkeypatch.setattr(checkpoint, "write_segment", failing)
     with pytest.raises(OSError, match="injected"):
         engine.flush()
     monkeypatch.undo()

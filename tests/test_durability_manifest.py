@@ -84,9 +84,7 @@ def test_newer_version_is_a_format_error(tmp_path):
     body = json.loads(path.read_text())
     del body["crc32"]
     body["version"] = 7
-    canonical = json.dumps(
-        body, separators=(",", ":"), ensure_ascii=False
-    ).encode()
+    canonical = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
     body["crc32"] = zlib.crc32(canonical)
     path.write_text(json.dumps(body))
     with pytest.raises(StorageFormatError, match="version 7"):
@@ -103,9 +101,7 @@ def test_malformed_field_is_corruption(tmp_path):
         "next_segment": 1,
         "state": {},
     }
-    canonical = json.dumps(
-        body, separators=(",", ":"), ensure_ascii=False
-    ).encode()
+    canonical = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
     body["crc32"] = zlib.crc32(canonical)
     (tmp_path / MANIFEST_NAME).write_text(json.dumps(body))
     with pytest.raises(CorruptionError, match="field malformed"):

@@ -354,21 +354,43 @@ def test_failed_fsync_poisons_the_log(tmp_path, monkeypatch):
 def test_failed_write_leaves_no_partial_record(tmp_path, monkeypatch):
     log = WriteAheadLog(tmp_path, durability="none")
     log.append(fmt.KIND_WRITE, b"first")
-    real = os.write
+    real = os.writev
+    calls = []
 
-    def half_then_full(fd, data):
-        real(fd, bytes(data)[: max(1, len(data) // 2)])
+    def part_then_fail(fd, buffers):
+        # The first call writes a few bytes, the next one finds the disk full
+        calls.append(len(buffers))
+        if len(calls) == 1:
+            return real(fd, [bytes(buffers[0])[:5]])
         raise OSError(errno.ENOSPC, "injected disk full")
 
-    monkeypatch.setattr(os, "write", half_then_full)
+    monkeypatch.setattr(os, "writev", part_then_fail)
     with pytest.raises(OSError, match="disk full"):
         log.append(fmt.KIND_WRITE, b"second" * 10)
     monkeypatch.undo()
+    assert len(calls) == 2
     assert log.append(fmt.KIND_WRITE, b"third") == 2
     log.close()
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert replayed(tmp_path) == [b"first", b"third"]
+
+
+def test_short_writes_are_resumed(tmp_path, monkeypatch):
+    real = os.writev
+
+    def trickle(fd, buffers):
+        # At most 7 bytes per call, often splitting a buffer
+        data = b"".join(bytes(b) for b in buffers)[:7]
+        return real(fd, [data])
+
+    items = payloads(12)
+    with WriteAheadLog(tmp_path, durability="none") as log:
+        monkeypatch.setattr(os, "writev", trickle)
+        for p in items:
+            log.append(fmt.KIND_WRITE, [p[:3], b"", p[3:]])
+        monkeypatch.undo()
+    assert replayed(tmp_path) == items
 
 
 def test_closed_log_refuses_appends(tmp_path):

@@ -11,9 +11,10 @@ How data reaches the disk:
    log files that sequence covers. Sealed chunks are immutable, so each is written
    once; a ring snapshot is replaced by the next checkpoint's. Segments whose live
    bytes fall under half are dropped and their live chunks rewritten from memory.
-3. Checkpoints run on :meth:`checkpoint` (engine ``flush()``/``close()``) and when
-   the log has grown by ``checkpoint_bytes`` (or twice the last ring snapshot, if
-   larger, so rewriting rings costs at most half the log volume).
+3. Checkpoints run on :meth:`checkpoint` (engine ``flush()``/``close()``), and in a
+   background thread when the log has grown by ``checkpoint_bytes`` (or twice the
+   last ring snapshot, if larger, so rewriting rings costs at most half the log
+   volume). Writers wait only for the capture, not for encoding and writing.
 4. Opening loads the manifest, feeds every live chunk to the engine, then replays the
    log records after the manifest's sequence. Damage is reported in :attr:`errors`
    (file and byte offset) and skipped; it never stops the engine from opening.
@@ -29,12 +30,10 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from tsengine.core.merge import Rows
 from tsengine.errors import CorruptionError
 from tsengine.storage import recovery
 from tsengine.storage import walformat as fmt
-from tsengine.storage._fsio import fsync_dir
-from tsengine.storage.blocks import rows_to_chunks
+from tsengine.storage.checkpoint import SegmentCatalog, capture, merged_definitions
 from tsengine.storage.diagnostics import StorageError, StorageWarning
 from tsengine.storage.manifest import (
     LOCK_NAME,
@@ -42,17 +41,13 @@ from tsengine.storage.manifest import (
     SEGMENT_DIR,
     WAL_DIR,
     Manifest,
-    SegmentRecord,
     load_manifest,
-    save_manifest,
-    segment_name,
 )
 from tsengine.storage.records import encode_definition, encode_write
-from tsengine.storage.segment import SegmentReader, write_segment
 from tsengine.storage.wal import WriteAheadLog
 
-#: Live segment files at which a checkpoint folds the smaller half into its new one.
-_MAX_SEGMENTS = 8
+#: Log growth, in checkpoint limits, at which a writer waits for a checkpoint.
+_BACKPRESSURE = 4
 
 
 class DurableStore:
@@ -97,14 +92,11 @@ class DurableStore:
         self._lock_fd = _lock_directory(self.path)
         self._engine = None
         self._checkpoint_lock = threading.Lock()
-        # id(sealed chunk) -> (chunk, segment file, offsets): chunks already on disk
-        self._located: dict[int, tuple[object, str, tuple[int, ...]]] = {}
-        # segment file -> {chunk offset: (table, bytes)}
-        self._contents: dict[str, dict[int, tuple[str, int]]] = {}
+        self._segments = SegmentCatalog(self.path / SEGMENT_DIR)
         self._logged_bytes = 0
         self._logged_by_table: dict[str, int] = {}
-        self._last_hot_bytes = 0
-        self._damaged: set[str] = set()
+        #: The error of the last background checkpoint, None once one succeeds.
+        self.checkpoint_error: Exception | None = None
         try:
             self._manifest = load_manifest(self.path) or Manifest()
             self._definitions = dict(self._manifest.tables)
@@ -135,10 +127,15 @@ class DurableStore:
         int
             The record's sequence; with ``"sync"`` it is fsynced on return.
         """
-        # A checkpoint here sees every earlier record applied and this one not yet
-        limit = max(self.checkpoint_bytes, 2 * self._last_hot_bytes)
+        # A checkpoint here sees every earlier record applied and this one not yet.
+        # It runs in the background, unless the log has outgrown checkpoints by far:
+        # then the writer waits (backpressure keeps the log and replay time bounded)
+        limit = max(self.checkpoint_bytes, 2 * self._segments.last_hot_bytes)
         if self._logged_bytes >= limit and self._engine is not None:
-            self._checkpoint(self._engine, wait=False)
+            if self._logged_bytes >= _BACKPRESSURE * limit:
+                self.checkpoint(self._engine)
+            else:
+                self._checkpoint_in_background(self._engine)
         parts = encode_write(tables)
         seq = self._wal.append(fmt.KIND_WRITE, parts)
         size = sum(memoryview(p).nbytes for p in parts)
@@ -168,10 +165,16 @@ class DurableStore:
         """Fsync the log now, whatever the durability mode."""
         self._wal.sync()
 
+    def wait_idle(self) -> None:
+        """Block until a background checkpoint, if one is running, has finished."""
+        with self._checkpoint_lock:
+            pass
+
     def close(self) -> None:
         """Close the log (fsyncing it unless ``"none"``) and release the directory."""
         if self._lock_fd < 0:
             return
+        self.wait_idle()
         try:
             self._wal.close()
         finally:
@@ -183,130 +186,81 @@ class DurableStore:
     def checkpoint(self, engine) -> None:
         """Write what the log holds to segments, commit the manifest, trim the log.
 
-        Writers are blocked only while the state is captured (sealed chunk references
-        and ring copies); encoding and writing run alongside new writes.
-        """
-        self._checkpoint(engine, wait=True)
+        Runs in the calling thread and waits for a background checkpoint to finish
+        first. Writers are blocked only while the state is captured (sealed chunk
+        references and ring copies); encoding and writing run alongside new writes.
 
-    def _checkpoint(self, engine, wait: bool) -> None:
-        # Lock order is always engine lock, then checkpoint lock; a checkpoint that
-        # a write triggers is skipped while another one is still writing
+        Raises
+        ------
+        OSError
+            If a file cannot be written; the manifest and log are left as they were,
+            so nothing is lost and a later checkpoint retries.
+        """
+        job = self._capture(engine, wait=True)
+        if job is not None:
+            try:
+                self._commit_checkpoint(*job)
+            finally:
+                self._checkpoint_lock.release()
+
+    def _checkpoint_in_background(self, engine) -> None:
+        # Skipped while another checkpoint is still writing; the next write retries
+        job = self._capture(engine, wait=False)
+        if job is None:
+            return
+        thread = threading.Thread(
+            target=self._background_job,
+            args=(job,),
+            name="tsengine-checkpoint",
+            daemon=True,
+        )
+        thread.start()
+
+    def _background_job(self, job: tuple) -> None:
+        try:
+            self._commit_checkpoint(*job)
+            self.checkpoint_error = None
+        except Exception as exc:  # the log still holds everything; keep serving
+            self.checkpoint_error = exc
+            warnings.warn(
+                f"background checkpoint of {str(self.path)!r} failed (nothing is "
+                f"lost, the log keeps the data): {exc}",
+                StorageWarning,
+                stacklevel=1,
+            )
+        finally:
+            self._checkpoint_lock.release()
+
+    def _capture(self, engine, wait: bool) -> tuple | None:
+        """Under the engine lock, take the checkpoint lock and the state to write.
+
+        Returns None (and holds no lock) when there is nothing new or, with
+        ``wait=False``, when a checkpoint is already running. Lock order is always
+        engine lock, then checkpoint lock.
+        """
         with engine._ddl_lock:
             if not self._checkpoint_lock.acquire(blocking=wait):
-                return
+                return None
             try:
                 seq = self._wal.last_seq
                 if seq == self._manifest.wal_seq:
                     self._checkpoint_lock.release()
-                    return
-                sealed, hot = _capture(engine)
-                definitions = dict(self._definitions)
+                    return None
+                sealed, hot = capture(engine)
+                definitions = merged_definitions(engine, self._definitions)
+                self._definitions = dict(definitions)
                 self._logged_bytes = 0
                 self._logged_by_table = {}
             except BaseException:
                 self._checkpoint_lock.release()
                 raise
-        try:
-            self._commit_checkpoint(seq, sealed, hot, definitions)
-        finally:
-            self._checkpoint_lock.release()
+        return seq, sealed, hot, definitions
 
     def _commit_checkpoint(self, seq, sealed, hot, definitions) -> None:
-        # Segments at least half live stay; the others' live chunks are rewritten
-        live: dict[str, set[int]] = {f: set() for f in self._contents}
-        for _, _, _, chunk in sealed:
-            where = self._located.get(id(chunk))
-            if where is not None and where[0] is chunk:
-                live[where[1]].update(where[2])
-        keep = {f for f, offsets in live.items() if self._mostly_live(f, offsets)}
-        if len(keep) >= _MAX_SEGMENTS:
-            # Too many files: fold the smaller half into the new segment
-            by_size = sorted(
-                keep, key=lambda f: sum(s for _, s in self._contents[f].values())
-            )
-            keep -= set(by_size[: len(keep) - _MAX_SEGMENTS // 2])
-        stays = [item for item in sealed if self._stays(item[3], keep)]
-        fresh = [item for item in sealed if not self._stays(item[3], keep)]
-
-        # One new segment with the fresh sealed chunks and every ring snapshot
-        segments = [
-            SegmentRecord(
-                r.file,
-                r.size,
-                r.chunks,
-                r.tables,
-                sorted(set(self._contents[r.file]) - live[r.file]),
-            )
-            for r in self._manifest.segments
-            if r.file in keep
-        ]
-        drop = [f for f in self._contents if f not in keep]
-        number = self._manifest.next_segment
-        located = {id(item[3]): self._located[id(item[3])] for item in stays}
-        new_name = segment_name(number) if fresh or hot else None
-        try:
-            if new_name is not None:
-                number += 1
-                record, offsets = self._write_segment(new_name, fresh, hot)
-                segments.append(record)
-                for (_, _, _, chunk), at in zip(fresh, offsets, strict=True):
-                    located[id(chunk)] = (chunk, new_name, at)
-
-            # Commit point: from here on, the new manifest is what recovery reads
-            manifest = Manifest(definitions, segments, seq, number)
-            save_manifest(self.path, manifest)
-        except BaseException:
-            if new_name is not None and self._contents.pop(new_name, None) is not None:
-                (self.path / SEGMENT_DIR / new_name).unlink(missing_ok=True)
-            raise
-        self._manifest = manifest
-        self._located = located
-        for name in drop:
-            self._retire_segment(name)
-        fsync_dir(self.path / SEGMENT_DIR)
+        self._manifest = self._segments.commit(
+            self._manifest, seq, sealed, hot, definitions
+        )
         self._wal.truncate_through(seq)
-
-    def _stays(self, chunk, keep: set[str]) -> bool:
-        where = self._located.get(id(chunk))
-        return where is not None and where[0] is chunk and where[1] in keep
-
-    def _mostly_live(self, name: str, offsets: set[int]) -> bool:
-        sizes = self._contents[name]
-        total = sum(size for _, size in sizes.values())
-        return 2 * sum(sizes[o][1] for o in offsets) >= total > 0
-
-    def _write_segment(self, name: str, fresh: list, hot: list) -> tuple:
-        """Write sealed chunks then ring snapshots; return the manifest record and,
-        per sealed chunk, the offsets of the segment chunks holding it."""
-        pieces = [rows_to_chunks(t, k, c.rows(), f, hot=False) for t, k, f, c in fresh]
-        chunks = [piece for group in pieces for piece in group]
-        sealed_count = len(chunks)
-        for t, k, f, r in hot:
-            chunks += rows_to_chunks(t, k, r, f, hot=True)
-        path = self.path / SEGMENT_DIR / name
-        size = write_segment(path, chunks)
-        with SegmentReader(path) as reader:
-            entries = reader.entries
-        self._contents[name] = {e.offset: (e.table, e.end - e.offset) for e in entries}
-        self._last_hot_bytes = sum(e.end - e.offset for e in entries[sealed_count:])
-        per_table: dict[str, int] = {}
-        for e in entries:
-            per_table[e.table] = per_table.get(e.table, 0) + e.end - e.offset
-        record = SegmentRecord(name, size, len(entries), per_table, [])
-        offsets, at = [], 0
-        for group in pieces:
-            offsets.append(tuple(e.offset for e in entries[at : at + len(group)]))
-            at += len(group)
-        return record, offsets
-
-    def _retire_segment(self, name: str) -> None:
-        # A damaged file is kept aside for inspection rather than deleted
-        path = self.path / SEGMENT_DIR / name
-        if name in self._damaged:
-            path.replace(path.with_name(name + ".damaged"))
-        else:
-            path.unlink(missing_ok=True)
-        del self._contents[name]
 
     # -- recovery ---------------------------------------------------------------------
 
@@ -342,9 +296,9 @@ class DurableStore:
                 self._definitions,
                 self.errors,
             )
-            self._contents[record.file] = contents or {}
-            if contents is None or len(self.errors) > found:
-                self._damaged.add(record.file)
+            self._segments.add_recovered(
+                record.file, contents, len(self.errors) > found
+            )
         for err in self.errors[before:]:
             warnings.warn(f"segment damaged: {err}", StorageWarning, stacklevel=3)
 
@@ -379,6 +333,9 @@ class DurableStore:
             "durable_seq": self._wal.durable_seq,
             "checkpoint_seq": self._manifest.wal_seq,
             "errors": [str(e) for e in self.errors],
+            "checkpoint_error": None
+            if self.checkpoint_error is None
+            else str(self.checkpoint_error),
         }
 
 
@@ -392,18 +349,3 @@ def _lock_directory(path: Path) -> int:
             f"engine directory {str(path)!r} is already open in another process"
         ) from None
     return fd
-
-
-def _capture(engine) -> tuple[list, list]:
-    """Sealed chunks and ring copies of every series: (table, key, fields, data)."""
-    sealed, hot = [], []
-    for name, table in list(engine._tables.items()):
-        with table.lock:
-            fields = list(table.definition.fields.items())
-            for key, buf in table.series.items():
-                for chunk in buf.sealed:
-                    sealed.append((name, key, fields[: len(chunk.kinds)], chunk))
-                if buf.count:
-                    rows = Rows(*buf.copy_range(buf.head, buf.count, 0, buf.count))
-                    hot.append((name, key, fields[: len(rows.cols)], rows))
-    return sealed, hot
