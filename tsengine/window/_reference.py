@@ -238,10 +238,15 @@ def _seed_value(agg, value):
     return None
 
 
-def _fill_rows(rows, names, fill, seed, counts):
-    """Apply ``fill`` to the windows of one group (``rows`` in time order)."""
+def _fill_rows(rows, names, fill, seed, counts, text):
+    """Apply ``fill`` to the windows of one group (``rows`` in time order).
+
+    Fields in ``text`` hold strings: only ``"previous"`` fills them.
+    """
     for col, field in names:
         empty = [c[field] == 0 for c in counts]
+        if field in text and fill != "previous":
+            continue
         if fill == "previous":
             carry = None
             if field in seed:
@@ -252,21 +257,35 @@ def _fill_rows(rows, names, fill, seed, counts):
                 elif row[col] is not None:
                     carry = row[col]
         elif fill == "linear":
-            known = []
+            # Known points in window order; the seed comes first whatever its time
+            start = None
             if field in seed:
-                agg = col.split(f"{field}_", 1)[1]
-                value = _seed_value(agg, seed[field][1])
+                value = _seed_value(col.split(f"{field}_", 1)[1], seed[field][1])
                 if value is not None:
-                    known.append((seed[field][0], value))
-            known += [(r["time"], r[col]) for r, e in zip(rows, empty) if not e]
-            for row, e in zip(rows, empty):
+                    start = (seed[field][0], value)
+            filled = []
+            for i, (row, e) in enumerate(zip(rows, empty)):
                 if not e:
                     continue
-                before = [k for k in known if k[0] < row["time"] and k[1] is not None]
-                after = [k for k in known if k[0] > row["time"] and k[1] is not None]
+                before = start
+                for r, e2 in zip(rows[:i], empty[:i]):
+                    if not e2 and r[col] is not None:
+                        before = (r["time"], r[col])
+                after = next(
+                    (
+                        (r["time"], r[col])
+                        for r, e2 in zip(rows[i + 1 :], empty[i + 1 :])
+                        if not e2 and r[col] is not None
+                    ),
+                    None,
+                )
                 if before and after:
-                    (x0, y0), (x1, y1) = before[-1], after[0]
-                    row[col] = y0 + (y1 - y0) * ((row["time"] - x0) / (x1 - x0))
+                    (x0, y0), (x1, y1) = before, after
+                    # A window not after the seed's time takes the seed's value
+                    frac = max(0.0, (row["time"] - x0) / (x1 - x0))
+                    filled.append((row, y0 + (y1 - y0) * frac))
+            for row, value in filled:
+                row[col] = value
         elif fill not in (None, "none"):
             for row, e in zip(rows, empty):
                 if e:
@@ -291,11 +310,13 @@ def reference_table(
     skip_nan=True,
     seed_rows=(),
     int_fields=(),
+    string_fields=(),
 ):
     """Windowed aggregation of ``rows`` (dicts with ``time`` in ns) as a list of dicts.
 
     Mirrors :func:`~tsengine.window.aggregate_table`'s arguments (times as int ns).
-    ``int_fields`` maps integer field names to "int" or "uint".
+    ``int_fields`` maps integer field names to "int" or "uint"; ``string_fields`` names
+    the string fields.
     """
     shift = 1 if closed == "right" else 0
     int_fields = dict(int_fields)
@@ -317,6 +338,8 @@ def reference_table(
     def order(key):
         return tuple((k is None, k if k is not None else "") for k in key)
 
+    if not by:
+        groups.setdefault((), [])
     out = []
     for key in sorted(groups, key=order):
         pts = sorted(groups[key], key=lambda r: r["time"])
@@ -375,7 +398,7 @@ def reference_table(
             for a in aggs_f
             if parse_agg(a).kind != "count"
         ]
-        _fill_rows(group_rows, names, fill, seeds.get(key, {}), counts)
+        _fill_rows(group_rows, names, fill, seeds.get(key, {}), counts, string_fields)
         out.extend(group_rows)
     return out
 

@@ -194,8 +194,13 @@ def _run(
         )
 
     # Windows, then every field's aggregates over them
+    # Without by the one group always exists; with by, groups need rows or a seed
+    present = np.zeros(g_lo.size, np.bool_)
+    present[grp.seed_group] = True
+    if not by:
+        present[:] = True
     wins, labels = enumerate_windows(
-        spec, t, g_lo, g_hi, start_ns, end_ns, fill != "none"
+        spec, t, g_lo, g_hi, start_ns, end_ns, fill != "none", present
     )
     geo = Geometry(t, g_lo, g_hi, wins, spec.shift)
     columns = {}

@@ -130,7 +130,9 @@ def _string_aggs(name, arrow_type, geo, specs, src):
             )
             continue
         pos = np.where(present, lo if spec.kind == "first" else hi - 1, 0)
-        rows = pos if src is None else src[np.minimum(pos, max(src.size - 1, 0))]
+        if src is not None:
+            pos = src[np.minimum(pos, src.size - 1)] if src.size else np.zeros_like(pos)
+        rows = pos
         outs.append(Out(name, spec, rows, present, arrow_type, is_index=True))
     return _mark_empty(outs, present)
 

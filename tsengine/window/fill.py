@@ -9,8 +9,9 @@ A window is empty for a field when the field has no value in it (its ``count`` i
   holding that one point -- so sum/mean/min/max/first/last/quantiles/twa take the value,
   spread/var_pop/std_pop/integral take 0, and var/std/rate stay null.
 - ``"linear"``: the straight line, over window label times, between the nearest non-null
-  values before and after; the seed (at its own time) may be the value before. Windows
-  with no value after them stay null. Integer and bool columns become float64. String
+  values before and after; the seed (at its own time) may be the value before, and
+  windows labelled before the seed's time take its value. Windows with no value after
+  them stay null. Integer and bool columns become float64. String
   ``first``/``last`` are not interpolated (they stay null).
 - a constant (int, float or bool): every empty window's value. A constant that an
   integer column cannot hold exactly turns that column into float64. String

@@ -155,7 +155,7 @@ def _budget(count: int) -> None:
 
 
 def enumerate_windows(
-    spec: WindowSpec, t, g_lo, g_hi, start, end, dense: bool
+    spec: WindowSpec, t, g_lo, g_hi, start, end, dense: bool, present=None
 ) -> tuple[Windows, np.ndarray]:
     """Windows for every group, and their label times.
 
@@ -170,6 +170,9 @@ def enumerate_windows(
         Query range (ns); without them the windows span each group's own rows.
     dense : bool
         Return empty windows too (every ``fill`` except ``"none"``).
+    present : ndarray of bool, optional
+        Groups that get the range's windows even without rows in it (the single
+        group without ``by``, groups with a seed). Default: only groups with rows.
 
     Returns
     -------
@@ -188,7 +191,9 @@ def enumerate_windows(
     if spec.kind == "session":
         wins = _session_windows(spec, t, g_lo, g_hi)
     else:
-        wins = _grid_windows(spec, t, g_lo, g_hi, start, end, dense)
+        if present is None:
+            present = np.zeros(g_lo.size, np.bool_)
+        wins = _grid_windows(spec, t, g_lo, g_hi, start, end, dense, present)
     label = wins.we if spec.label_right else wins.ws
     return wins, label
 
@@ -208,7 +213,7 @@ def _offsets(counts: np.ndarray) -> np.ndarray:
     return out
 
 
-def _key_bounds(spec, t, g_lo, g_hi, start, end):
+def _key_bounds(spec, t, g_lo, g_hi, start, end, present):
     """Per group: first and last key to cover, and which groups have any."""
     has_rows = g_hi > g_lo
     first = np.where(has_rows, t[np.minimum(g_lo, t.size - 1)], 0) - spec.shift
@@ -217,16 +222,16 @@ def _key_bounds(spec, t, g_lo, g_hi, start, end):
         first = np.full(g_lo.size, start - spec.shift, np.int64)
     if end is not None:
         last = np.full(g_lo.size, end - 1 - spec.shift, np.int64)
-    covered = has_rows | (start is not None and end is not None)
+    covered = has_rows | (present & (start is not None and end is not None))
     if start is not None and end is not None and end <= start:
         covered = np.zeros(g_lo.size, np.bool_)
     return first, last, covered
 
 
-def _grid_windows(spec, t, g_lo, g_hi, start, end, dense) -> Windows:
-    first, last, covered = _key_bounds(spec, t, g_lo, g_hi, start, end)
+def _grid_windows(spec, t, g_lo, g_hi, start, end, dense, present) -> Windows:
     if t.size == 0:
-        t = np.zeros(1, np.int64)  # kernels index t only inside group bounds
+        t = np.zeros(1, np.int64)  # read only inside group bounds, which are empty
+    first, last, covered = _key_bounds(spec, t, g_lo, g_hi, start, end, present)
 
     # Fixed grid: window indices by floor division
     if spec.kind == "fixed":

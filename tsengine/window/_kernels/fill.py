@@ -37,7 +37,8 @@ def _fill_linear(values, valid, empty, x, w_off, seed, seed_x, seed_ok):
     """Empty windows take the straight line between the valid values around them.
 
     ``x`` is each window's label time (ns). Windows with no valid value after them
-    stay empty; the seed, at its own time, may serve as the value before.
+    stay empty; the seed, at its own time, may serve as the value before (windows
+    labelled before the seed's time then take the seed's value: no extrapolation).
     """
     out = values.astype(np.float64)
     ok = valid.copy()
@@ -64,7 +65,8 @@ def _fill_linear(values, valid, empty, x, w_off, seed, seed_x, seed_ok):
                 y1 = out[k]
                 for m in range(j, k):
                     if empty[m]:
-                        frac = (x[m] - x0) / (x1 - x0)
+                        # Windows not after the seed's time take the seed's value
+                        frac = max(0.0, (x[m] - x0) / (x1 - x0))
                         out[m] = y0 + (y1 - y0) * frac
                         ok[m] = True
             j = k
