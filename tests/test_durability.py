@@ -374,3 +374,27 @@ def test_stats_report_bytes_on_disk_per_table(tmp_path):
     )
     assert stats["segment_bytes"] == on_disk
     engine.close()
+
+
+def test_compressed_chunks_are_written_without_encoding_again(tmp_path, monkeypatch):
+    import tsengine.storage.blocks as blocks
+
+    rng = np.random.default_rng(12)
+    engine, oracle = both(tmp_path / "e")
+    for i in range(6):
+        write_both(engine, oracle, "pump", batch(rng, i * 10_000, 900))
+    engine._compactor.drain()  # every sealed chunk compressed by the engine
+    calls = []
+    real = blocks.encode_column
+    monkeypatch.setattr(
+        blocks, "encode_column", lambda *a, **k: (calls.append(k), real(*a, **k))[1]
+    )
+    engine.flush()
+
+    # Only the ring snapshots (one per series) were encoded, with the cheap codecs
+    columns = 1 + len(FIELDS)
+    assert len(calls) == len(engine._tables["pump"].series) * columns
+    assert {k["codec"] for k in calls} <= {"raw", "bitmap", "dict"}
+    abandon(engine)
+    with reopen(tmp_path / "e") as again:
+        assert_same(again, oracle)

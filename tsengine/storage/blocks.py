@@ -21,6 +21,17 @@ from tsengine.storage.segment import Chunk
 
 CODEC = "tsengine-column-1"
 
+#: Cheapest codec per kind: for data that a later checkpoint replaces anyway (ring
+#: snapshots, chunks the engine has not compressed yet). Costs about a copy.
+FAST_CODECS = {
+    "time": "raw",
+    "int64": "raw",
+    "uint64": "raw",
+    "float64": "raw",
+    "bool": "bitmap",
+    "string": "dict",
+}
+
 
 def _validity(valid: np.ndarray | None) -> np.ndarray | None:
     return None if valid is None else valid.astype(bool, copy=False)
@@ -33,6 +44,7 @@ def rows_to_chunks(
     fields: list[tuple[str, str]],
     *,
     hot: bool,
+    fast: bool = False,
     max_rows: int = MAX_ROWS,
 ) -> list[Chunk]:
     """Encode the rows of one series as segment chunks of at most ``max_rows`` rows.
@@ -51,6 +63,8 @@ def rows_to_chunks(
     hot : bool
         True for a snapshot of a ring (replaced at the next checkpoint), False for
         a sealed chunk (immutable).
+    fast : bool
+        Use :data:`FAST_CODECS` instead of letting the codecs pick the smallest.
     max_rows : int
         Rows per chunk at most.
 
@@ -64,17 +78,47 @@ def rows_to_chunks(
     for lo in range(0, len(rows), max_rows):
         part = rows.slice(lo, lo + max_rows)
         n = len(part)
-        blocks = {"time": encode_column(part.times, kind="time")}
+        codec = FAST_CODECS if fast else dict.fromkeys(FAST_CODECS, "auto")
+        blocks = {"time": encode_column(part.times, kind="time", codec=codec["time"])}
         for (name, kind), values, valid in zip(
             fields, part.cols, part.valids, strict=True
         ):
             if kind == "bool":
                 values = values.astype(bool, copy=False)
-            blocks[name] = encode_column(values, _validity(valid), kind=kind)
+            blocks[name] = encode_column(
+                values, _validity(valid), kind=kind, codec=codec[kind]
+            )
         t_min = int(part.times[0]) if n else 0
         t_max = int(part.times[-1]) if n else 0
         chunks.append(Chunk(table, tuple(key), t_min, t_max, n, blocks, dict(meta)))
     return chunks
+
+
+def encoded_to_chunk(
+    table: str, key: tuple, chunk, fields: list[tuple[str, str]]
+) -> Chunk | None:
+    """A segment chunk made of the blocks a compressed engine chunk already holds,
+    without encoding anything again; None when the chunk is not (yet) compressed or
+    spans several blocks per column.
+
+    Parameters
+    ----------
+    chunk : tsengine.core.chunk.SealedChunk
+        Its encoded column blocks (time first) are shared, not copied.
+    fields : list of (name, kind)
+        Name and type of the chunk's field columns, in order.
+    """
+    # Known gap: reads the chunk's private block list; a public accessor on
+    # SealedChunk would make this independent of the core's internals
+    columns = getattr(chunk, "_blocks", None)
+    if columns is None or any(len(pieces) != 1 for pieces in columns):
+        return None
+    names = ["time", *(name for name, _ in fields)]
+    if len(columns) != len(names):
+        return None
+    blocks = {name: pieces[0] for name, pieces in zip(names, columns, strict=True)}
+    meta = {"codec": CODEC, "fields": [list(f) for f in fields], "hot": False}
+    return Chunk(table, tuple(key), chunk.tmin, chunk.tmax, chunk.n, blocks, meta)
 
 
 def chunk_fields(chunk: Chunk) -> list[tuple[str, str]]:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from tsengine.core.merge import Rows
 from tsengine.storage._fsio import fsync_dir
-from tsengine.storage.blocks import rows_to_chunks
+from tsengine.storage.blocks import encoded_to_chunk, rows_to_chunks
 from tsengine.storage.manifest import (
     Manifest,
     SegmentRecord,
@@ -171,11 +171,11 @@ class SegmentCatalog:
     def _write(self, name: str, fresh: list[Item], hot: list[Item]) -> tuple:
         """Write sealed chunks then ring snapshots; return the manifest record and,
         per sealed chunk, the offsets of the segment chunks holding it."""
-        pieces = [rows_to_chunks(t, k, c.rows(), f, hot=False) for t, k, f, c in fresh]
+        pieces = [_sealed_chunks(*item) for item in fresh]
         chunks = [piece for group in pieces for piece in group]
         sealed_count = len(chunks)
         for t, k, f, r in hot:
-            chunks += rows_to_chunks(t, k, r, f, hot=True)
+            chunks += rows_to_chunks(t, k, r, f, hot=True, fast=True)
         path = self.directory / name
         size = write_segment(path, chunks)
         with SegmentReader(path) as reader:
@@ -201,3 +201,13 @@ class SegmentCatalog:
         else:
             path.unlink(missing_ok=True)
         del self.contents[name]
+
+
+def _sealed_chunks(table: str, key: tuple, fields: list, chunk) -> list:
+    # Compressed by the engine: its blocks go to disk as they are. Not compressed
+    # yet: stored cheaply; the compressed twin replaces it at a later checkpoint
+    done = encoded_to_chunk(table, key, chunk, fields)
+    if done is not None:
+        return [done]
+    plain = getattr(chunk, "encoded", True) is False
+    return rows_to_chunks(table, key, chunk.rows(), fields, hot=False, fast=plain)
