@@ -38,6 +38,8 @@ cdef inline int buf_reserve(Buf* b, Py_ssize_t need) noexcept nogil:
 
 
 cdef inline int buf_append(Buf* b, const void* src, Py_ssize_t n) noexcept nogil:
+    if n == 0:
+        return 0    # also keeps memcpy away from a buffer never allocated
     if buf_reserve(b, b.len + n) < 0:
         return -1
     memcpy(b.data + b.len, src, n)
