@@ -27,6 +27,7 @@ REGEN = os.environ.get("TSENGINE_REGEN_GOLDEN") == "1"
 IDX = np.arange(3000, dtype=np.int64)
 DECIMALS = ((IDX * 37) % 1000 - 500) / 100.0  # two-decimal values, exact division
 WALK = np.cumsum((IDX * 7919) % 11 - 5) / 1000.0 + 87.5
+DRIFT = np.cumsum((IDX * 7919) % 11 - 4) / 1000.0 + 87.5  # steps narrower than range
 REALS = ((IDX * 7919) % 10007) / 10007.0 * 3.0  # not short decimals: ALP-RD
 SPECIAL = np.array(
     [0x8000000000000000, 0x7FF0000000000001, 0xFFF0000000000000, 1, 0x7FEFFFFFFFFFFFFF],
@@ -56,6 +57,7 @@ CASES = {
     "uint_for": lambda: codecs.encode_int(EXTREMES.view(np.uint64), "for"),
     "alp": lambda: codecs.encode_alp(np.r_[DECIMALS, SPECIAL], "alp"),
     "alp_walk": lambda: codecs.encode_alp(WALK, "alp"),
+    "alp_delta": lambda: codecs.encode_alp(np.r_[DRIFT, SPECIAL], "alp"),
     "alp_rd": lambda: codecs.encode_alp(np.r_[REALS, SPECIAL], "alp-rd"),
     "gorilla": lambda: codecs.encode_gorilla(np.r_[WALK[:500], SPECIAL]),
     "chimp128": lambda: codecs.encode_chimp128(np.r_[WALK[:500], SPECIAL]),
@@ -113,6 +115,9 @@ def test_golden_inputs_are_what_the_cases_claim():
     assert names["alp"] == "alp" and names["alp_rd"] == "alp-rd"
     assert names["column_zstd"] == "alp+zstd" and names["string_dict"] == "dict+zstd"
     assert names["time_step"] == "step" and names["bool_runs"] == "runs"
+    delta = _frame.parse((GOLDEN / "alp_delta.bin").read_bytes(), "golden", 0)
+    exps, facs = bytes(delta.payload)[30:33], bytes(delta.payload)[33:36]
+    assert all(e & 0x80 and (e & 0x7F) - f == 3 for e, f in zip(exps, facs))
     values, validity = codecs.decode_column((GOLDEN / "alp.bin").read_bytes())
     assert values[:3000].tobytes() == DECIMALS.tobytes()
     assert values[3000:].view(np.uint64).tolist() == SPECIAL.view(np.uint64).tolist()

@@ -76,17 +76,26 @@ def ref_alp(data: bytes, n: int) -> list[int]:
     exps = data[10 * nvec : 11 * nvec]
     facs = data[11 * nvec : 12 * nvec]
     widths = data[12 * nvec : 13 * nvec]
-    pos = 13 * nvec
+    ndelta = sum(1 for e in exps if e & 0x80)
+    anchors = list(struct.unpack_from(f"<{ndelta}q", data, 13 * nvec))
+    pos = 13 * nvec + 8 * ndelta
     vectors = []
     for v in range(nvec):
         length = min(VECTOR, n - v * VECTOR)
         nwords = (length * widths[v] + 63) // 64
         bits = Bits(data[pos : pos + 8 * nwords])
         pos += 8 * nwords
-        e, f = exps[v], facs[v]
+        e, f, is_delta = exps[v] & 0x7F, facs[v], exps[v] & 0x80
+        slots = [bits.take(widths[v]) + bases[v] for _ in range(length)]
+        if is_delta:
+            digits = [anchors.pop(0)]
+            for step in slots[1:]:
+                digits.append(digits[-1] + step)
+        else:
+            digits = slots
         out = []
-        for _ in range(length):
-            digit = (bits.take(widths[v]) + bases[v]) % 2**64
+        for digit in digits:
+            digit %= 2**64
             digit -= 2**64 if digit >= 2**63 else 0
             # The documented decode: digit * 10**f * 10**-e, in that order.
             x = float(digit) * (10.0**f) * float(f"1e-{e}")
@@ -129,13 +138,25 @@ def walk(n: int, decimals: int, seed: int = 7) -> np.ndarray:
 
 
 @pytest.mark.parametrize("n", [1, 1000, 1024, 2500])
-def test_alp_layout_matches_reference_reader(n):
+@pytest.mark.parametrize("delta", [False, True])
+def test_alp_layout_matches_reference_reader(n, delta):
     x = walk(n, 3)
     x[::97] = np.pi  # not a short decimal: an exception
     x[5 % n] = -0.0
-    name, count, payload = payload_of(codecs.encode_alp(x, "alp"))
+    name, count, payload = payload_of(codecs.encode_alp(x, "alp", delta=delta))
     assert name == "alp" and count == n
     assert ref_alp(payload, n) == x.view(np.uint64).tolist()
+
+
+def test_slow_signals_take_the_delta_layout():
+    # A 3-decimal walk with small steps: steps need fewer bits than the range.
+    x = walk(4096, 3)
+    _, _, payload = payload_of(codecs.encode_alp(x, "alp"))
+    exps = np.frombuffer(payload[40:44], np.uint8)
+    assert (exps & 0x80).all()
+    _, _, paper = payload_of(codecs.encode_alp(x, "alp", delta=False))
+    assert len(payload) < 0.8 * len(paper)
+    assert ref_alp(payload, 4096) == x.view(np.uint64).tolist()
 
 
 @pytest.mark.parametrize("n", [1, 700, 3000])
@@ -160,7 +181,7 @@ def test_alp_finds_the_decimal_precision():
     x = walk(10_240, 2)
     name, count, payload = payload_of(codecs.encode_alp(x))
     nvec = count // VECTOR
-    exps = np.frombuffer(payload[10 * nvec : 11 * nvec], np.uint8).astype(int)
+    exps = np.frombuffer(payload[10 * nvec : 11 * nvec], np.uint8).astype(int) & 0x7F
     facs = np.frombuffer(payload[11 * nvec : 12 * nvec], np.uint8).astype(int)
     assert name == "alp"
     assert ((exps - facs) == 2).all()

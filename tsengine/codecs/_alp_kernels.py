@@ -12,6 +12,11 @@ Choosing ``(e, f)`` is done by sampling in two levels, as the paper describes: a
 vectors of each row group (100 vectors) are searched over all 190 pairs, the most
 frequent winners are kept (at most ``TOP_K``), and every vector then picks the cheapest
 of those on a sample of its own values.
+
+tsengine extension, not in the paper: sensor readings change little from one sample to
+the next, so a vector may instead pack the differences of consecutive digits (plain
+frame of reference over the steps, plus one anchor digit). The encoder prices both
+layouts per vector and keeps the smaller; pure paper ALP is ``delta=False``.
 """
 
 from __future__ import annotations
@@ -29,6 +34,8 @@ TOP_K = 5
 EXC_BITS = 80
 SAMPLE_VECTORS = 8
 ROW_GROUP = 100
+#: Set in a vector's exponent byte when it stores digit differences from an anchor.
+DELTA_FLAG = 0x80
 SAMPLE_VALUES = 32
 
 # Powers of ten; both tables are correctly rounded doubles (1e0..1e18 are exact).
@@ -148,14 +155,23 @@ def _top_combos(x, xb):
 
 
 @numba.njit(**NJIT)
-def _encode(x, bases, exps, facs, widths, counts, words, exc_vals, exc_pos):
-    """Encode float64 ``x`` vector by vector; returns (words used, exceptions used)."""
+def _encode(
+    x, delta, bases, exps, facs, widths, counts, anchors, words, exc_vals, exc_pos
+):
+    """Encode float64 ``x`` vector by vector.
+
+    With ``delta`` set, a vector whose digits change slowly may store the differences
+    of its digits instead (see ``DELTA_FLAG``). Returns (words, exceptions, anchors)
+    used.
+    """
     n = x.shape[0]
     xb = x.view(np.uint64)
     digits = np.empty(VECTOR, dtype=np.int64)
+    chain = np.empty(VECTOR, dtype=np.int64)
     combos = np.zeros((1, 2), dtype=np.int64)
     wo = 0
     ne = 0
+    na = 0
     for v in range((n + VECTOR - 1) // VECTOR):
         lo = v * VECTOR
         m = min(n, lo + VECTOR) - lo
@@ -195,64 +211,116 @@ def _encode(x, bases, exps, facs, widths, counts, words, exc_vals, exc_pos):
                 exc_vals[ne] = xb[lo + i]
                 exc_pos[ne] = i
                 ne += 1
+
+        # Delta candidate: the chain of valid digits (an exception repeats the digit
+        # before it, so it costs no width) and the range of its steps.
+        delta_cost = np.int64(-1)
+        dmin = np.int64(0)
+        dmax = np.int64(0)
+        if delta and m > 1:
+            prev = fill
+            k = start
+            for i in range(m):
+                if k < ne and exc_pos[k] == i:
+                    k += 1
+                else:
+                    prev = digits[i]
+                chain[i] = prev
+            dmin = chain[1] - chain[0]
+            dmax = dmin
+            for i in range(2, m):
+                dmin = min(dmin, chain[i] - chain[i - 1])
+                dmax = max(dmax, chain[i] - chain[i - 1])
+            wd = _width(np.uint64(dmax) - np.uint64(dmin))
+            delta_cost = m * wd + 64
+
+        # Frame-of-reference candidate, patched: digits far from the bulk (a spike, a
+        # stuck-at-zero stretch around real readings) become exceptions too when that
+        # is cheaper than widening every slot.
         for k in range(start, ne):
             digits[exc_pos[k]] = fill
-
-        # Frame of reference over the digits, patched: digits far from the bulk (a
-        # spike, a stuck-at-zero stretch around real readings) become exceptions too
-        # when that is cheaper than widening every slot.
         base, w = _choose(digits, 0, m)
         span = _mask(w)
+        outside = 0
         for i in range(m):
             if np.uint64(digits[i]) - base > span:
-                exc_vals[ne] = xb[lo + i]
-                exc_pos[ne] = i
-                ne += 1
-        bases[v] = np.int64(base)
-        exps[v] = e
+                outside += 1
         facs[v] = f
+        if delta_cost >= 0 and delta_cost < m * w + EXC_BITS * outside:
+            anchors[na] = chain[0]
+            na += 1
+            digits[0] = dmin
+            for i in range(1, m):
+                digits[i] = chain[i] - chain[i - 1]
+            base = np.uint64(dmin)
+            w = _width(np.uint64(dmax) - np.uint64(dmin))
+            exps[v] = e | DELTA_FLAG
+        else:
+            for i in range(m):
+                if np.uint64(digits[i]) - base > span:
+                    exc_vals[ne] = xb[lo + i]
+                    exc_pos[ne] = i
+                    ne += 1
+            exps[v] = e
+        bases[v] = np.int64(base)
         widths[v] = w
         counts[v] = ne - start
         wo = _pack(digits, 0, m, base, w, words, wo)
-    return wo, ne
+    return wo, ne, na
 
 
 @numba.njit(**NJIT)
 def _check(exps, facs, widths, counts, n):
-    """Validate vector headers; returns (first bad vector or -1, words, exceptions)."""
+    """Validate vector headers.
+
+    Returns (first bad vector or -1, packed words, exceptions, delta vectors).
+    """
     nwords = 0
     nexc = 0
+    ndelta = 0
     for v in range(widths.shape[0]):
         length = min(n - v * VECTOR, VECTOR)
-        if exps[v] > MAX_E or facs[v] > exps[v] or widths[v] > 64 or counts[v] > length:
-            return v, 0, 0
+        e = exps[v] & ~DELTA_FLAG
+        if e > MAX_E or facs[v] > e or widths[v] > 64 or counts[v] > length:
+            return v, 0, 0, 0
         nwords += (length * np.int64(widths[v]) + 63) // 64
         nexc += np.int64(counts[v])
-    return -1, nwords, nexc
+        ndelta += 1 if exps[v] & DELTA_FLAG else 0
+    return -1, nwords, nexc, ndelta
 
 
 @numba.njit(**NJIT)
-def _decode(words, exc_vals, exc_pos, bases, exps, facs, widths, counts, out):
+def _decode(words, anchors, exc_vals, exc_pos, bases, exps, facs, widths, counts, out):
     """Decode every vector into ``out`` (float64); -1 or the index of a bad exception.
 
     Headers were checked by ``_check`` and section sizes by the caller; exception
-    positions are checked here.
+    positions are checked here. Digit arithmetic wraps, like the encoder's.
     """
     n = out.shape[0]
     ob = out.view(np.uint64)
     tmp = np.empty(VECTOR, dtype=np.uint64)
     wo = 0
     e_idx = 0
+    a_idx = 0
     for v in range(widths.shape[0]):
         lo = v * VECTOR
         m = min(n, lo + VECTOR) - lo
         w = np.int64(widths[v])
-        e = np.int64(exps[v])
+        e = np.int64(exps[v] & ~DELTA_FLAG)
         f = np.int64(facs[v])
         _unpack(words, wo, m, w, np.uint64(bases[v]), tmp, 0)
         wo += (m * w + 63) // 64
-        for i in range(m):
-            out[lo + i] = _unscale(np.int64(tmp[i]), e, f)
+        if exps[v] & DELTA_FLAG:
+            # Running sum of the steps from the vector's anchor digit.
+            digit = np.uint64(anchors[a_idx])
+            a_idx += 1
+            out[lo] = _unscale(np.int64(digit), e, f)
+            for i in range(1, m):
+                digit += tmp[i]
+                out[lo + i] = _unscale(np.int64(digit), e, f)
+        else:
+            for i in range(m):
+                out[lo + i] = _unscale(np.int64(tmp[i]), e, f)
         for _ in range(np.int64(counts[v])):
             pos = np.int64(exc_pos[e_idx])
             if pos >= m:

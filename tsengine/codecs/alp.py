@@ -4,12 +4,16 @@ ALP-RD fallback for doubles that are not decimals. Kernels live in ``_alp_kernel
 
 ALP payload, for ``n`` values in ``nvec`` vectors of 1024, little-endian::
 
-    bases       nvec x i64    frame-of-reference base of the digits
+    bases       nvec x i64    frame-of-reference base of the digits (of the steps in
+                              a delta vector)
     exc_counts  nvec x u16    (<= vector length)
-    exponents   nvec x u8     e  (<= 18)
+    exponents   nvec x u8     e (<= 18), | 0x80 for a delta vector
     factors     nvec x u8     f  (<= e)
-    widths      nvec x u8     packed digit width (<= 64)
+    widths      nvec x u8     packed width (<= 64)
+    anchors     ndelta x i64  first digit of each delta vector, in vector order
     words       sum of words_for(len_i, width_i) x u64
+                              digit - base; in a delta vector, slot 0 is unused and
+                              slot i holds (digit_i - digit_i-1) - base
     exc_values  total exceptions x u64   (the exact bits)
     exc_pos     total exceptions x u16   (< vector length)
 
@@ -63,8 +67,9 @@ def _vector_lengths(n: int) -> np.ndarray:
 # -- ALP -------------------------------------------------------------------------
 
 
-def encode_alp_payload(x: np.ndarray) -> bytes:
-    """ALP payload of the float64 array ``x`` (no fallback)."""
+def encode_alp_payload(x: np.ndarray, delta: bool = True) -> bytes:
+    """ALP payload of the float64 array ``x`` (no fallback); ``delta=False`` is the
+    paper's algorithm without tsengine's per-vector delta layout."""
     n = len(x)
     if n == 0:
         return b""
@@ -74,10 +79,13 @@ def encode_alp_payload(x: np.ndarray) -> bytes:
     facs = np.empty(nvec, dtype=np.uint8)
     widths = np.empty(nvec, dtype=np.uint8)
     counts = np.empty(nvec, dtype=np.uint16)
+    anchors = np.empty(nvec, dtype=np.int64)
     words = np.zeros(n + nvec, dtype=np.uint64)
     exc_vals = np.empty(n, dtype=np.uint64)
     exc_pos = np.empty(n, dtype=np.uint16)
-    nw, ne = K._encode(x, bases, exps, facs, widths, counts, words, exc_vals, exc_pos)
+    nw, ne, na = K._encode(
+        x, delta, bases, exps, facs, widths, counts, anchors, words, exc_vals, exc_pos
+    )
     return b"".join(
         [
             bases.astype("<i8").tobytes(),
@@ -85,6 +93,7 @@ def encode_alp_payload(x: np.ndarray) -> bytes:
             exps.tobytes(),
             facs.tobytes(),
             widths.tobytes(),
+            anchors[:na].astype("<i8").tobytes(),
             words[:nw].astype("<u8").tobytes(),
             exc_vals[:ne].astype("<u8").tobytes(),
             exc_pos[:ne].astype("<u2").tobytes(),
@@ -110,14 +119,15 @@ def decode_alp_payload(buf: np.ndarray, n: int, where: Where) -> np.ndarray:
     widths = section(buf, 12 * nvec, "u1", nvec)
 
     # Metadata ranges, then the section sizes they imply.
-    bad, nwords, nexc = K._check(exps, facs, widths, counts, n)
+    bad, nwords, nexc, ndelta = K._check(exps, facs, widths, counts, n)
     if bad >= 0:
         raise where.fail(
             10 * nvec + bad,
             f"vector {bad}: e={int(exps[bad])!r} f={int(facs[bad])!r} "
             f"width={int(widths[bad])!r} exceptions={int(counts[bad])!r} out of range",
         )
-    p_vals = meta + 8 * nwords
+    p_words = meta + 8 * ndelta
+    p_vals = p_words + 8 * nwords
     p_pos = p_vals + 8 * nexc
     if p_pos + 2 * nexc != end:
         raise where.fail(
@@ -128,7 +138,8 @@ def decode_alp_payload(buf: np.ndarray, n: int, where: Where) -> np.ndarray:
 
     out = np.empty(n, dtype=np.float64)
     err = K._decode(
-        section(buf, meta, "<u8", nwords),
+        section(buf, p_words, "<u8", nwords),
+        section(buf, meta, "<i8", ndelta),
         section(buf, p_vals, "<u8", nexc),
         section(buf, p_pos, "<u2", nexc),
         bases,
@@ -227,7 +238,7 @@ def decode_rd_payload(buf: np.ndarray, n: int, where: Where) -> np.ndarray:
 # -- public API --------------------------------------------------------------------
 
 
-def choose_payload(x: np.ndarray) -> tuple[str, bytes]:
+def choose_payload(x: np.ndarray, delta: bool = True) -> tuple[str, bytes]:
     """ALP, or ALP-RD when the values are not decimals and RD comes out smaller.
 
     A sample decides first: when decimal scaling is estimated at ``RD_THRESHOLD``
@@ -240,7 +251,7 @@ def choose_payload(x: np.ndarray) -> tuple[str, bytes]:
         rd_bits = RD._choose(x.view(np.uint64))[3]
         if rd_bits < alp_bits:
             return "alp-rd", encode_rd_payload(x)
-    payload = encode_alp_payload(x)
+    payload = encode_alp_payload(x, delta)
     if len(x) and len(payload) * 8 >= RD_THRESHOLD * len(x):
         rd = encode_rd_payload(x)
         if len(rd) < len(payload):
@@ -248,7 +259,7 @@ def choose_payload(x: np.ndarray) -> tuple[str, bytes]:
     return "alp", payload
 
 
-def encode_alp(values: np.ndarray, mode: str = "auto") -> bytes:
+def encode_alp(values: np.ndarray, mode: str = "auto", *, delta: bool = True) -> bytes:
     """Encode float64 values with ALP into one block.
 
     Parameters
@@ -257,6 +268,9 @@ def encode_alp(values: np.ndarray, mode: str = "auto") -> bytes:
         1-D float64; any bit pattern (NaN payloads, -0.0, subnormals, inf) round-trips.
     mode : {"auto", "alp", "alp-rd"}
         ``"auto"`` falls back to ALP-RD when decimal scaling does not pay.
+    delta : bool
+        Let slowly changing vectors store digit differences (tsengine's extension);
+        False gives the paper's ALP, for comparisons.
 
     Examples
     --------
@@ -267,9 +281,9 @@ def encode_alp(values: np.ndarray, mode: str = "auto") -> bytes:
     """
     x = as_float64(values)
     if mode == "auto":
-        codec, payload = choose_payload(x)
+        codec, payload = choose_payload(x, delta)
     elif mode == "alp":
-        codec, payload = "alp", encode_alp_payload(x)
+        codec, payload = "alp", encode_alp_payload(x, delta)
     elif mode == "alp-rd":
         codec, payload = "alp-rd", encode_rd_payload(x)
     else:
