@@ -166,6 +166,7 @@ def check(
     return unique
 
 
+@pytest.mark.filterwarnings("ignore:write-ahead log .* torn last record")
 @pytest.mark.parametrize(
     ("durability", "runs"), [("sync", RUNS), ("interval", INTERVAL_RUNS)]
 )
