@@ -257,6 +257,11 @@ def test_errors_name_what_is_wrong(tmp_path):
         read_csv(write(tmp_path, "t,v\n1,2,3\n"), time_column="t")
     with pytest.raises(TimestampError, match="'t'"):
         read_csv(write(tmp_path, "t,v\nmonday,1\n", "g.csv"), time_column="t")
+    late = write(tmp_path, "t,v\n2300-01-01 00:00:00,1\n", "h.csv")
+    with pytest.raises(TimestampError, match="out of bounds"):
+        read_csv(late, time_column="t")
+    with pytest.raises(TimestampError, match="out of bounds"):
+        read_csv(late, time_column="t", tz="Asia/Tokyo")
 
 
 def test_header_replaced_by_column_names(tmp_path):

@@ -153,16 +153,15 @@ def to_time(
     if not pa.types.is_timestamp(values.type):
         return _numeric_time(values, time_unit, time_origin, name)
 
-    # timestamps: to ns first, so that a DST gap resolves to the nanosecond
+    # timestamps with a zone, or naive ones taken as UTC: one checked cast
+    local = values.type.tz is None and tz not in (None, "UTC")
     try:
-        values = values.cast(pa.timestamp("ns", tz=values.type.tz))
+        values = values.cast(pa.timestamp("ns") if local else TIME_TYPE)
     except pa.ArrowInvalid as exc:
         raise TimestampError(f"time column {name!r}: {exc}") from None
 
-    # naive ones are wall-clock times in tz (UTC when tz is None)
-    if values.type.tz is None and tz in (None, "UTC"):
-        return values.cast(TIME_TYPE)
-    if values.type.tz is None:
+    # naive wall-clock times in tz, converted at ns so a DST gap resolves to the ns
+    if local:
         try:
             values = pc.assume_timezone(
                 values, timezone=tz, ambiguous=ambiguous, nonexistent=nonexistent
