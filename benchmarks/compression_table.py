@@ -1,9 +1,10 @@
 """Compression table: bits per value of tsengine's codecs next to general compressors.
 
 Runs every series of ``../shared/data/floatbench`` (elf/ and alp_samples/), the NAB and
-SKAB sensor files and the C-MAPSS columns through tsengine's chooser, its ALP, Gorilla
-and Chimp128, zstd (levels 3 and 19) on raw and byte-shuffled bytes, lz4, and Parquet
-(zstd with dictionaries, and BYTE_STREAM_SPLIT + zstd), and prints Markdown tables:
+SKAB sensor files and the C-MAPSS columns through tsengine's chooser, its ALP (as in
+the paper, and with tsengine's per-vector delta layout), Gorilla and Chimp128, zstd
+(levels 3 and 19) on raw and byte-shuffled bytes, lz4, and Parquet (zstd with
+dictionaries, and BYTE_STREAM_SPLIT + zstd), and prints Markdown tables:
 
 1. floatbench, one row per series, with the ALP paper's published figures;
 2. sensor datasets, totals per dataset and overall;
@@ -80,7 +81,7 @@ PAPER_NAME = {
     "alp_samples/neon_wind_dir": "Wind-dir",
 }
 METHODS = (
-    "auto", "alp", "gorilla", "chimp128", "zstd3", "zstd19", "zstd3_shuf",
+    "auto", "alp", "alp_delta", "gorilla", "chimp128", "zstd3", "zstd19", "zstd3_shuf",
     "zstd19_shuf", "lz4", "parquet_zstd", "parquet_bss",
 )  # fmt: skip
 
@@ -170,7 +171,8 @@ def sizes(x: np.ndarray, quick: bool = False) -> dict[str, int]:
     z3 = zstandard.ZstdCompressor(level=3)
     out = {
         "auto": len(codecs.encode_column(x, kind="float64")),
-        "alp": len(codecs.encode_alp(x)),
+        "alp": len(codecs.encode_alp(x, delta=False)),
+        "alp_delta": len(codecs.encode_alp(x)),
         "gorilla": len(codecs.encode_gorilla(x)),
         "chimp128": len(codecs.encode_chimp128(x)),
         "zstd3": len(z3.compress(raw)),
@@ -296,7 +298,8 @@ def speed_rows() -> list[dict]:
 
 LABELS = {
     "auto": "tsengine",
-    "alp": "ALP",
+    "alp": "ALP (paper)",
+    "alp_delta": "ALP+Δ",
     "gorilla": "Gorilla",
     "chimp128": "Chimp128",
     "zstd3": "zstd-3",
@@ -326,10 +329,13 @@ def floatbench_table(rows: list[dict]) -> str:
     rows = [r for r in rows if r["group"] == "floatbench"]
     methods = _methods(rows)
     header = ["series", "n", "codec"] + [LABELS[m] for m in methods]
-    header += ["paper ALP", "ALP / paper"]
+    header += ["published ALP", "ALP / pub.", "ALP+Δ / pub."]
     body = []
     for r in rows:
-        paper = [r["pub_alp"], r["alp"] / r["pub_alp"]] if "pub_alp" in r else ["", ""]
+        paper = ["", "", ""]
+        if "pub_alp" in r:
+            pub = r["pub_alp"]
+            paper = [pub, r["alp"] / pub, r["alp_delta"] / pub]
         body.append([r["series"], r["n"], r["codec"]] + [r[m] for m in methods] + paper)
     return _table(header, body)
 
