@@ -75,7 +75,7 @@ def calendar_edges(every: str, tz: str | None, lo_ns: int, hi_ns: int, offset="0
     while True:
         if step.months:
             months = (day.year - 1970) * 12 + day.month - 1
-            aligned = months % step.months == 0
+            aligned = day.day == 1 and months % step.months == 0
         elif step.weeks:
             aligned = (
                 day.weekday() == 0

@@ -21,6 +21,7 @@ from tsengine.window._kernels.order import _quantiles_disjoint, _quantiles_slidi
 from tsengine.window._kernels.ranges import _window_rows
 from tsengine.window._kernels.reduce import (
     _count_nan,
+    _dd_means,
     _segments_ddsum,
     _segments_float,
     _segments_int,
@@ -187,7 +188,8 @@ def _float_aggs(name, v, geo, specs, skip_nan):
         if fix.size:
             mean[fix] = _segments_scaled_mean(v, lo, hi, fix)
         results.update(sum=total, mean=mean, min=st[:, 4], max=st[:, 5])
-        results["spread"] = st[:, 5] - st[:, 4]
+        with np.errstate(over="ignore"):
+            results["spread"] = st[:, 5] - st[:, 4]  # inf when max - min overflows
         if kinds & {"var", "std", "var_pop", "std_pop"}:
             results.update(_moments(v, geo, st, units, mean))
     if "quantile" in kinds:
@@ -227,15 +229,16 @@ def _moments(v, geo, st, units, mean):
     """var/std (sample and population) from squared deviations about local means."""
     if units is None:
         n = st[:, 0]
-        m2 = _segments_m2(v, geo.lo, geo.hi, np.where(np.isfinite(mean), mean, 0.0))
+        center = np.where(np.isfinite(mean), mean, 0.0)
+        m2 = _segments_m2(v, geo.lo, geo.hi, center, np.zeros_like(center))
     else:
+        # Pane means as unrounded pairs, so merging panes keeps the noise's digits
         p = geo.panes
-        with np.errstate(invalid="ignore", divide="ignore"):
-            p_mean = (units[:, 2] + units[:, 3]) / units[:, 0]
-        p_mean = np.where(units[:, 0] > 0, p_mean, 0.0)
-        p_m2 = _segments_m2(v, p.lo, p.hi, p_mean)
-        merged = combine_var(np.column_stack([units[:, 0], p_mean, p_m2]), p.a, p.b)
-        n, m2 = merged[:, 0], merged[:, 2]
+        m_hi, m_lo = _dd_means(units[:, 2], units[:, 3], units[:, 0])
+        p_m2 = _segments_m2(v, p.lo, p.hi, m_hi, m_lo)
+        states = np.column_stack([units[:, 0], m_hi, m_lo, p_m2])
+        merged = combine_var(states, p.a, p.b)
+        n, m2 = merged[:, 0], merged[:, 3]
     with np.errstate(invalid="ignore", divide="ignore"):
         var = m2 / (n - 1.0)
         var_pop = m2 / n

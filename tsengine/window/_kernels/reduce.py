@@ -29,8 +29,13 @@ def _two_sum(a, b):
 
 @numba.njit(inline="always", **NJIT)
 def _dd_add(ahi, alo, bhi, blo):
-    """Add two compensated pairs, returning a normalised pair."""
+    """Add two compensated pairs, returning a normalised pair.
+
+    An infinite or NaN sum has no rounding error to keep: it is returned with 0.
+    """
     s, e = _two_sum(ahi, bhi)
+    if not np.isfinite(s):
+        return s, 0.0
     e += alo + blo
     hi = s + e
     return hi, e - (hi - s)
@@ -43,6 +48,7 @@ def _exact_segment(v, a, b):
     nan = 0
     shi = 0.0
     slo = 0.0
+    plain = 0.0
     mn = np.inf
     mx = -np.inf
     for i in range(a, b):
@@ -54,6 +60,7 @@ def _exact_segment(v, a, b):
         s, e = _two_sum(shi, x)
         shi = s
         slo += e
+        plain += x
         if x < mn:
             mn = x
         if x > mx:
@@ -61,7 +68,19 @@ def _exact_segment(v, a, b):
     hi = shi + slo
     if np.isfinite(hi):
         return n, nan, hi, slo - (hi - shi), mn, mx
-    return n, nan, hi, 0.0, mn, mx
+    if np.isfinite(mn) and np.isfinite(mx):
+        # Finite values whose running sum overflowed: sum them scaled by 2**-64
+        # (exact), so a representable total such as 1e308 + 1e308 - 1e308 survives
+        shi = 0.0
+        slo = 0.0
+        for i in range(a, b):
+            x = v[i]
+            if x == x:
+                shi, e = _two_sum(shi, x * 2.0**-64)
+                slo += e
+        return n, nan, (shi + slo) * 2.0**64, 0.0, mn, mx
+    # Infinite values: the plain sum has the IEEE answer (inf, or NaN for inf - inf)
+    return n, nan, plain, 0.0, mn, mx
 
 
 @numba.njit(parallel=True, **NJIT)
@@ -153,13 +172,49 @@ def _segments_int(v, lo, hi):
     return s, mn, mx
 
 
+@numba.njit(inline="always", **NJIT)
+def _two_prod(a, b):
+    """``a * b`` as (rounded product, exact rounding error), by Dekker's splitting."""
+    p = a * b
+    if not np.isfinite(p) or abs(a) > 1e300 or abs(b) > 1e300:
+        return p, 0.0
+    c = 134217729.0 * a
+    ah = c - (c - a)
+    al = a - ah
+    c = 134217729.0 * b
+    bh = c - (c - b)
+    bl = b - bh
+    return p, ((ah * bh - p) + ah * bl + al * bh) + al * bl
+
+
+@numba.njit(**NJIT)
+def _dd_means(shi, slo, n):
+    """Means of compensated sums as (hi, lo) pairs: ``(shi + slo) / n``, unrounded.
+
+    The pair keeps the digits a rounded mean of 1e9 + 1e-3 noise would lose, so
+    merging partial variances (which squares differences of means) stays exact.
+    """
+    m_hi = np.zeros(n.size)
+    m_lo = np.zeros(n.size)
+    for j in range(n.size):
+        if n[j] <= 0:
+            continue
+        q = (shi[j] + slo[j]) / n[j]
+        p, pe = _two_prod(q, n[j])
+        m_hi[j] = q
+        if np.isfinite(q):
+            m_lo[j] = (((shi[j] - p) - pe) + slo[j]) / n[j]
+    return m_hi, m_lo
+
+
 @numba.njit(parallel=True, **NJIT)
-def _segments_m2(v, lo, hi, mean):
-    """Sum of squared deviations from each segment's mean, NaN skipped.
+def _segments_m2(v, lo, hi, mean, mean_lo):
+    """Sum of squared deviations from each segment's mean ``mean + mean_lo``.
 
     Second pass of a two-pass variance: deviations are taken from the segment's own
     mean, so a large common offset (1e9 + small noise) does not cancel away the
     noise. The ``(sum of deviations)**2 / n`` term corrects the mean's rounding.
+    NaN is skipped.
     """
     n_seg = lo.size
     m2 = np.zeros(n_seg, np.float64)
@@ -172,7 +227,7 @@ def _segments_m2(v, lo, hi, mean):
             x = v[i]
             if x != x:
                 continue
-            d = x - mean[j]
+            d = (x - mean[j]) - mean_lo[j]
             n += 1
             dsum += d
             qhi, e = _two_sum(qhi, d * d)

@@ -24,8 +24,8 @@ from tsengine.window._kernels.reduce import _dd_add
 
 # Float state columns: count, NaN count, sum hi, sum lo, min, max
 F_CNT, F_NAN, F_SHI, F_SLO, F_MIN, F_MAX = 0, 1, 2, 3, 4, 5
-# Variance state columns: count, mean, sum of squared deviations
-V_N, V_MEAN, V_M2 = 0, 1, 2
+# Variance state columns: count, mean as a (hi, lo) pair, sum of squared deviations
+V_N, V_MHI, V_MLO, V_M2 = 0, 1, 2, 3
 
 
 @numba.njit(**NJIT)
@@ -58,9 +58,10 @@ def _merge_var(out, x, y):
         out[:] = y
         return
     n = nx + ny
-    delta = y[V_MEAN] - x[V_MEAN]
+    # Close means: the hi parts subtract exactly, the lo parts restore the digits
+    delta = (y[V_MHI] - x[V_MHI]) + (y[V_MLO] - x[V_MLO])
     out[V_N] = n
-    out[V_MEAN] = x[V_MEAN] + delta * (ny / n)
+    out[V_MHI], out[V_MLO] = _dd_add(x[V_MHI], x[V_MLO], delta * (ny / n), 0.0)
     out[V_M2] = x[V_M2] + y[V_M2] + delta * delta * (nx * ny / n)
 
 
@@ -135,8 +136,8 @@ def combine_int(states, a, b):
 
 
 def combine_var(states, a, b):
-    """Window variance states (n, mean, M2) from unit states."""
-    return _combine(states, a, b, _merge_var, np.zeros(3))
+    """Window variance states (n, mean hi, mean lo, M2) from unit states."""
+    return _combine(states, a, b, _merge_var, np.zeros(4))
 
 
 def combine_dd(states, a, b):
