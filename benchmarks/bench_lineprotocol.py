@@ -9,9 +9,9 @@
   shape: UTC ns time, experiment tag) against plain ``pyarrow.csv.read_csv`` of the
   same files. Target: >= 80% of Arrow's rows/s.
 
-Run ``python benchmarks/bench_lineprotocol.py`` for the figures (``figures()`` returns
-them for the ``tsengine bench`` report), or ``pytest benchmarks/bench_lineprotocol.py``
-for pytest-benchmark statistics.
+From the repository root: ``PYTHONPATH=. python benchmarks/bench_lineprotocol.py``
+prints the figures (``figures()`` returns them for the ``tsengine bench`` report);
+``pytest benchmarks/bench_lineprotocol.py`` gives pytest-benchmark statistics.
 """
 
 from __future__ import annotations
@@ -167,8 +167,8 @@ def figures(lines: int = 1_000_000, python_lines: int = 100_000) -> dict[str, fl
     py = _best(lambda: python_parse_lines(sample), repeat=2)
     files = _skab_files()
     rows = _read_skab_tsengine(files)
-    csv_ours = _best(lambda: _read_skab_tsengine(files), repeat=5)
-    csv_arrow = _best(lambda: _read_skab_arrow(files), repeat=5)
+    csv_ours = _best(lambda: _read_skab_tsengine(files), repeat=15)
+    csv_arrow = _best(lambda: _read_skab_arrow(files), repeat=15)
     return {
         "lp_lines_per_s": lines / lp,
         "lp_mb_per_s": len(payload) / lp / 1e6,
