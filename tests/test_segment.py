@@ -24,10 +24,8 @@ GOLDEN_SEGMENT = (
     b'{"blocks":[["time",164,2,3066839698],["v",166,1,4278190080]],"key":["A"],'
     b'"meta":{"codec":"raw"},"rows":2,"t_max":2,"t_min":1,"table":"pump"}'
     b"\x01\x02\xff"
-    b'[{"at":12,"blocks":[["time",164,2,3066839698],["v",166,1,4278190080]],'
-    b'"key":["A"],"meta":{"codec":"raw"},"rows":2,"t_max":2,"t_min":1,'
-    b'"table":"pump"}]'
-    b"\xa7\x00\x00\x00\x00\x00\x00\x00\x96\x00\x00\x00>s\x8a\xf1TSESEGFT"
+    b"\x0c\x00\x00\x00\x00\x00\x00\x00\x8c\x00\x00\x00\t\xa2Q\x7f"
+    b"\xa7\x00\x00\x00\x00\x00\x00\x00\x10\x00\x00\x004\xce\xe3\x8bTSESEGFT"
 )
 GOLDEN_CHUNK = Chunk("pump", ("A",), 1, 2, 2, {"time": b"\x01\x02", "v": b"\xff"})
 GOLDEN_CHUNK.meta = {"codec": "raw"}

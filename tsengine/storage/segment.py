@@ -6,16 +6,17 @@ Layout (little-endian)::
     chunk    magic b"CHNK" | u32 descriptor length | u32 crc32(descriptor)
              | descriptor (JSON) | its blocks, back to back
     ...
-    footer   JSON list of every descriptor, each with "at": its chunk's offset
+    footer   per chunk: u64 offset | u32 descriptor length | u32 crc32(descriptor)
     trailer  u64 footer offset | u32 footer length | u32 crc32(footer) | b"TSESEGFT"
 
 A descriptor names the table, series key (tag values), first and last time (int64
 ns), row count, free-form ``meta`` (JSON) and per block ``[name, offset, length,
 crc32]``. Blocks are opaque bytes (the column codecs' output). Chunks tile the file
 from the header to the footer, so every byte is under some checksum: a flipped byte
-anywhere is detected. The footer is the index; when it is damaged the reader walks the
-inline descriptors instead, so one bad byte never hides the other chunks. A damaged
-block fails alone, with an error that names the file and the block's offset.
+anywhere is detected. The footer is the index (16 bytes per chunk); when it is damaged
+the reader walks the inline descriptors instead, so one bad byte never hides the other
+chunks. A damaged descriptor or block loses its own chunk only, with an error that
+names the file and the offset.
 
 Files are written to a temporary name, fsynced, renamed and the directory fsynced, so
 a segment either exists whole or not at all.
@@ -41,6 +42,7 @@ HEADER = struct.Struct("<6sHI")
 CHUNK_HEAD = struct.Struct("<4sII")
 CHUNK_MAGIC = b"CHNK"
 TRAILER = struct.Struct("<QII8s")
+FOOTER_ENTRY = struct.Struct("<QII")
 TRAILER_MAGIC = b"TSESEGFT"
 
 
@@ -152,7 +154,7 @@ def write_segment(path: str | Path, chunks: Iterable[Chunk]) -> int:
     int
         Size of the file in bytes.
     """
-    descriptors: list[dict] = []
+    index: list[bytes] = []
 
     def parts() -> Iterator[bytes]:
         # Header, then each chunk's descriptor and blocks, then footer and trailer
@@ -172,12 +174,13 @@ def write_segment(path: str | Path, chunks: Iterable[Chunk]) -> int:
             )
             # Block offsets depend on the descriptor's length, which depends on them
             blocks, desc = _place_blocks(entry, chunk.blocks)
-            yield CHUNK_HEAD.pack(CHUNK_MAGIC, len(desc), zlib.crc32(desc))
+            crc = zlib.crc32(desc)
+            yield CHUNK_HEAD.pack(CHUNK_MAGIC, len(desc), crc)
             yield desc
             yield from chunk.blocks.values()
-            descriptors.append({"at": pos, **_descriptor(blocks)})
+            index.append(FOOTER_ENTRY.pack(pos, len(desc), crc))
             pos = blocks.end
-        footer = _dumps(descriptors)
+        footer = b"".join(index)
         yield footer
         yield TRAILER.pack(pos, len(footer), zlib.crc32(footer), TRAILER_MAGIC)
 
@@ -249,44 +252,47 @@ class SegmentReader:
                 f"supported (this tsengine reads version {FORMAT_VERSION})"
             )
 
-        # Footer index, checked against the inline descriptors that tile the file
-        footer_at, entries = self._read_footer()
-        if entries is None:
+        # Footer index, then each chunk's inline descriptor; chunks tile the file
+        footer_at, index = self._read_footer()
+        if index is None:
             return self._walk_descriptors(footer_at)
-        pos = HEADER.size
-        for entry in entries:
-            desc = _descriptor_bytes(entry)
-            want = CHUNK_HEAD.pack(CHUNK_MAGIC, len(desc), zlib.crc32(desc)) + desc
-            if entry.offset != pos or self._read(entry.offset, len(want)) != want:
+        entries = []
+        pos: int | None = HEADER.size  # None after a damaged descriptor
+        for at, length, crc in index:
+            if pos is not None and at != pos:
+                self.errors.append(corruption(self.path, pos, "unindexed bytes"))
+            raw = self._read(at, CHUNK_HEAD.size + length)
+            entry = self._parse_inline(raw, 0, at)
+            if entry is None or zlib.crc32(raw[CHUNK_HEAD.size :]) != crc:
                 self.errors.append(
-                    corruption(self.path, entry.offset, "damaged chunk descriptor")
+                    corruption(self.path, at, "damaged chunk descriptor")
                 )
+                pos = None
+                continue
+            entries.append(entry)
             pos = entry.end
-        if pos != footer_at:
-            self.errors.append(corruption(self.path, pos, "unindexed bytes"))
-        return entries
+        if pos is not None and pos != footer_at:
+            self.errors.append(
+                corruption(self.path, pos, f"chunks end at {pos}, index at {footer_at}")
+            )
+        return [e for e in entries if e.end <= footer_at]
 
-    def _read_footer(self) -> tuple[int, list[ChunkEntry] | None]:
-        """Return (footer offset, entries), or (best end guess, None) when damaged."""
+    def _read_footer(self) -> tuple[int, list[tuple[int, int, int]] | None]:
+        """Return (footer offset, index), or (best end guess, None) when damaged."""
         end = self.size - TRAILER.size
         if end < HEADER.size:
             self.errors.append(corruption(self.path, 0, "segment trailer missing"))
             return max(self.size, HEADER.size), None
         footer_at, length, crc, magic = TRAILER.unpack(self._read(end, TRAILER.size))
-        problem = None
         if magic != TRAILER_MAGIC or footer_at + length != end:
-            problem = "damaged segment trailer"
+            problem, where = "damaged segment trailer", end
+        elif length % FOOTER_ENTRY.size:
+            problem, where = "malformed footer", footer_at
         else:
             raw = self._read(footer_at, length)
-            if zlib.crc32(raw) != crc:
-                problem = "footer crc32 mismatch"
-            else:
-                try:
-                    objs = json.loads(raw)
-                    return footer_at, [_entry(obj, obj["at"]) for obj in objs]
-                except (ValueError, TypeError, KeyError) as exc:
-                    problem = f"malformed footer: {exc}"
-        where = footer_at if problem != "damaged segment trailer" else end
+            if zlib.crc32(raw) == crc:
+                return footer_at, list(FOOTER_ENTRY.iter_unpack(raw))
+            problem, where = "footer crc32 mismatch", footer_at
         self.errors.append(corruption(self.path, where, problem + "; scanning chunks"))
         return self.size, None
 
@@ -315,8 +321,9 @@ class SegmentReader:
             pos = nxt
         return entries
 
-    @staticmethod
-    def _parse_inline(data: bytes, pos: int) -> ChunkEntry | None:
+    def _parse_inline(self, data: bytes, pos: int, base: int = 0) -> ChunkEntry | None:
+        """The chunk whose header is at ``data[pos]`` (file offset ``base + pos``),
+        or None unless its descriptor checks out and its blocks fit in the file."""
         if len(data) - pos < CHUNK_HEAD.size:
             return None
         magic, length, crc = CHUNK_HEAD.unpack_from(data, pos)
@@ -324,10 +331,12 @@ class SegmentReader:
         if magic != CHUNK_MAGIC or len(raw) != length or zlib.crc32(raw) != crc:
             return None
         try:
-            entry = _entry(json.loads(raw), pos)
+            entry = _entry(json.loads(raw), base + pos)
         except ValueError:
             return None
-        return entry if entry.end <= len(data) else None
+        if entry.blocks_start != base + pos + CHUNK_HEAD.size + length:
+            return None
+        return entry if entry.end <= self.size else None
 
     def read_block(self, entry: ChunkEntry, name: str) -> bytes:
         """Bytes of column ``name`` of ``entry``, checked against their crc32.
