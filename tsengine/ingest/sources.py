@@ -22,7 +22,10 @@ whole file. CSV files are read whole by Arrow and handed out in slices of
 Known gaps: with ``on_error="raise"`` a bad line stops the iteration, but chunks before
 it were already handed out, so a file is not all-or-nothing (a caller that needs that
 must hold the chunks back until the end). A field type that changes between chunks of
-a line protocol file is found by the engine when storing, not here.
+a line protocol file is found by the engine when storing, not here. A CSV file is held
+in memory whole (Arrow's streaming reader fixes column types from its first block and
+fails on a later block that disagrees); reading a first pass for the types, then
+streaming with them, would lift that.
 """
 
 from __future__ import annotations
