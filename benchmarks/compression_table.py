@@ -57,29 +57,23 @@ PUBLISHED = {
     "Wind-dir": (58.1, 27.8, 15.9, 25.5),
 }
 #: Which local file holds (part of) which published dataset.
-PAPER_NAME = {
-    "elf/Air-pressure": "Air-Pressure",
-    "elf/Basel-temp": "Basel-Temp",
-    "elf/Basel-wind": "Basel-Wind",
-    "elf/Bird-migration": "Bird-Migration",
-    "elf/Bitcoin-price": "Bitcoin-Price",
-    "elf/Dew-point-temp": "Dew-Point-Temp",
-    "elf/IR-bio-temp": "IR-Bio-Temp",
-    "elf/PM10-dust": "PM10-dust",
-    "elf/Stocks-UK": "Stocks-UK",
-    "elf/Stocks-USA": "Stocks-USA",
-    "alp_samples/neon_air_pressure": "Air-Pressure",
-    "alp_samples/basel_temp_f": "Basel-Temp",
-    "alp_samples/basel_wind_f": "Basel-Wind",
-    "alp_samples/bird_migration_f": "Bird-Migration",
-    "alp_samples/bitcoin_f": "Bitcoin-Price",
-    "alp_samples/neon_dew_point_temp": "Dew-Point-Temp",
-    "alp_samples/neon_bio_temp_c": "IR-Bio-Temp",
-    "alp_samples/neon_pm10_dust": "PM10-dust",
-    "alp_samples/stocks_uk": "Stocks-UK",
-    "alp_samples/stocks_usa_c": "Stocks-USA",
-    "alp_samples/neon_wind_dir": "Wind-dir",
-}
+PAPER_NAME = dict(
+    pair.split("=")
+    for pair in (
+        "elf/Air-pressure=Air-Pressure elf/Basel-temp=Basel-Temp "
+        "elf/Basel-wind=Basel-Wind elf/Bird-migration=Bird-Migration "
+        "elf/Bitcoin-price=Bitcoin-Price elf/Dew-point-temp=Dew-Point-Temp "
+        "elf/IR-bio-temp=IR-Bio-Temp elf/PM10-dust=PM10-dust elf/Stocks-UK=Stocks-UK "
+        "elf/Stocks-USA=Stocks-USA alp_samples/neon_air_pressure=Air-Pressure "
+        "alp_samples/basel_temp_f=Basel-Temp alp_samples/basel_wind_f=Basel-Wind "
+        "alp_samples/bird_migration_f=Bird-Migration "
+        "alp_samples/bitcoin_f=Bitcoin-Price "
+        "alp_samples/neon_dew_point_temp=Dew-Point-Temp "
+        "alp_samples/neon_bio_temp_c=IR-Bio-Temp alp_samples/neon_pm10_dust=PM10-dust "
+        "alp_samples/stocks_uk=Stocks-UK alp_samples/stocks_usa_c=Stocks-USA "
+        "alp_samples/neon_wind_dir=Wind-dir"
+    ).split()
+)
 METHODS = (
     "auto", "alp", "alp_delta", "gorilla", "chimp128", "zstd3", "zstd19", "zstd3_shuf",
     "zstd19_shuf", "lz4", "parquet_zstd", "parquet_bss",
