@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 import zstandard
 
-from tsengine.errors import CorruptionError
+from tsengine.errors import CorruptionError, SchemaError
 
 MAGIC = b"TC"
 VERSION = 1
@@ -158,7 +158,7 @@ def build(
         Inflated payload length in bytes when ``payload`` is a zstd frame.
     """
     if not 0 <= count <= MAX_ROWS:
-        raise ValueError(f"a block holds at most {MAX_ROWS} rows, got {count!r}")
+        raise SchemaError(f"a block holds at most {MAX_ROWS} rows, got {count!r}")
     flags = (FLAG_VALIDITY if validity is not None else 0) | (
         FLAG_ZSTD if zstd_raw_len is not None else 0
     )

@@ -38,6 +38,7 @@ from tsengine.codecs import _alp_rd_kernels as RD
 from tsengine.codecs import _frame
 from tsengine.codecs._bitpack import words_for
 from tsengine.codecs._frame import Where, section
+from tsengine.errors import SchemaError
 
 VECTOR = 1024
 _META = 8 + 2 + 1 + 1 + 1
@@ -46,10 +47,10 @@ RD_THRESHOLD = 48.0
 
 
 def as_float64(values: np.ndarray) -> np.ndarray:
-    """Return a contiguous 1-D float64 array or raise TypeError naming the dtype."""
+    """Return a contiguous 1-D float64 array or raise SchemaError naming the dtype."""
     arr = np.asarray(values)
     if arr.ndim != 1 or arr.dtype != np.float64:
-        raise TypeError(
+        raise SchemaError(
             f"float64 column needs a 1-D float64 array, got {arr.dtype!r} with shape "
             f"{arr.shape!r}"
         )
@@ -287,7 +288,7 @@ def encode_alp(values: np.ndarray, mode: str = "auto", *, delta: bool = True) ->
     elif mode == "alp-rd":
         codec, payload = "alp-rd", encode_rd_payload(x)
     else:
-        raise ValueError(f"unknown ALP mode {mode!r}; expected 'auto', 'alp', 'alp-rd'")
+        raise SchemaError(f"unknown ALP mode {mode!r}; expected auto, alp or alp-rd")
     return _frame.build(codec, "float64", len(x), payload)
 
 

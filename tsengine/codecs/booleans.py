@@ -17,15 +17,16 @@ import numpy as np
 
 from tsengine.codecs import _frame, _pfor
 from tsengine.codecs._frame import CODEC_IDS, CODEC_NAMES, Where
+from tsengine.errors import SchemaError
 
 BOOL_CODECS = ("bitmap", "runs")
 
 
 def as_bool(values: np.ndarray, what: str = "bool column") -> np.ndarray:
-    """Return a contiguous 1-D numpy bool array or raise TypeError naming the dtype."""
+    """A contiguous 1-D numpy bool array, or SchemaError naming the dtype."""
     arr = np.asarray(values)
     if arr.ndim != 1 or arr.dtype != np.bool_:
-        raise TypeError(
+        raise SchemaError(
             f"{what} needs a 1-D bool array, got {arr.dtype!r} with shape {arr.shape!r}"
         )
     return np.ascontiguousarray(arr)
@@ -45,7 +46,7 @@ def encode_payload(v: np.ndarray, codec: str) -> bytes:
             + len(lengths).to_bytes(4, "little")
             + _pfor.encode(lengths)
         )
-    raise ValueError(f"unknown bool codec {codec!r}; expected one of {BOOL_CODECS!r}")
+    raise SchemaError(f"unknown bool codec {codec!r}; expected one of {BOOL_CODECS!r}")
 
 
 def choose_payload(v: np.ndarray) -> tuple[str, bytes]:

@@ -42,7 +42,7 @@ from tsengine.codecs import (
     strings,
 )
 from tsengine.codecs._frame import KINDS, Where
-from tsengine.errors import CorruptionError
+from tsengine.errors import CorruptionError, SchemaError
 
 ZSTD_LEVEL = 3
 ZSTD_MIN_SAVING = 0.10
@@ -150,10 +150,10 @@ def encode_column(
     ([1.5, nan, 0.0, 2.25], [True, True, False, True])
     """
     if kind not in KINDS:
-        raise ValueError(f"unknown column kind {kind!r}; expected one of {KINDS!r}")
+        raise SchemaError(f"unknown column kind {kind!r}; expected one of {KINDS!r}")
     base, _, extra = codec.partition("+")
     if base != "auto" and base not in CODECS_BY_KIND[kind] or extra not in ("", "zstd"):
-        raise ValueError(
+        raise SchemaError(
             f"codec {codec!r} does not apply to {kind} columns; expected 'auto' or one "
             f"of {CODECS_BY_KIND[kind]!r}, optionally with '+zstd'"
         )
@@ -163,7 +163,7 @@ def encode_column(
     if validity is not None:
         validity = booleans.as_bool(validity, "validity")
         if len(validity) != count:
-            raise ValueError(f"validity has {len(validity)} flags for {count} values")
+            raise SchemaError(f"validity has {len(validity)} flags for {count} values")
         if validity.all():
             validity = None
 

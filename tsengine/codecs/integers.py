@@ -35,6 +35,7 @@ import numpy as np
 from tsengine._config import NJIT
 from tsengine.codecs import _frame, _pfor
 from tsengine.codecs._frame import Where
+from tsengine.errors import SchemaError
 
 INT_CODECS = ("raw", "step", "for", "delta", "dod", "rle")
 _U64 = np.dtype("<u8")
@@ -63,7 +64,7 @@ def as_int64(values: np.ndarray, kind: str) -> np.ndarray:
         arr = arr.view(np.int64)
     expected = np.uint64 if kind == "uint64" else np.int64
     if arr.ndim != 1 or arr.dtype != expected:
-        raise TypeError(
+        raise SchemaError(
             f"{kind} column needs a 1-D {np.dtype(expected).name} array, got "
             f"{arr.dtype!r} with shape {arr.shape!r}"
         )
@@ -127,7 +128,7 @@ def encode_payload(v: np.ndarray, codec: str) -> bytes:
     if codec == "step":
         step = _step_of(v)
         if step is None:
-            raise ValueError(
+            raise SchemaError(
                 "values are not an arithmetic sequence; 'step' cannot hold them"
             )
         return first + _frame.put_uvarint(_zigzag(step))
@@ -151,7 +152,7 @@ def encode_payload(v: np.ndarray, codec: str) -> bytes:
             + _pfor.encode(v[starts])
             + _pfor.encode(lengths)
         )
-    raise ValueError(f"unknown integer codec {codec!r}; expected one of {INT_CODECS!r}")
+    raise SchemaError(f"unknown integer codec {codec!r}; expected one of {INT_CODECS}")
 
 
 def choose_payload(v: np.ndarray, kind: str) -> tuple[str, bytes]:

@@ -22,6 +22,7 @@ import zstandard
 
 from tsengine.codecs import _frame, _pfor
 from tsengine.codecs._frame import Where
+from tsengine.errors import SchemaError
 
 ZSTD_LEVEL = 3
 
@@ -32,7 +33,7 @@ def as_strings(
     """Present values as a pyarrow large_string array, plus the merged validity.
 
     Nulls of a pyarrow input are folded into ``validity``. A value that is not a str
-    at a present position raises TypeError naming it.
+    at a present position raises SchemaError naming it.
     """
     if isinstance(values, pa.ChunkedArray):
         values = values.combine_chunks()
@@ -40,7 +41,7 @@ def as_strings(
         if not (
             pa.types.is_string(values.type) or pa.types.is_large_string(values.type)
         ):
-            raise TypeError(f"string column needs a string array, got {values.type!r}")
+            raise SchemaError(f"string column needs strings, got {values.type!r}")
         if values.null_count:
             present = values.is_valid().to_numpy(zero_copy_only=False)
             validity = present if validity is None else validity & present
@@ -50,12 +51,12 @@ def as_strings(
         return arr, validity
     obj = np.asarray(values, dtype=object)
     if obj.ndim != 1:
-        raise TypeError(f"string column needs a 1-D array, got shape {obj.shape!r}")
+        raise SchemaError(f"string column needs a 1-D array, got shape {obj.shape!r}")
     if validity is not None:
         obj = obj[validity]
     for v in obj:
         if not isinstance(v, str):
-            raise TypeError(f"string column holds {v!r}, which is not a str")
+            raise SchemaError(f"string column holds {v!r}, which is not a str")
     return pa.array(obj, type=pa.large_string()), validity
 
 
@@ -134,7 +135,7 @@ def encode_string(values) -> bytes:
     """
     arr, validity = as_strings(values, None)
     if validity is not None:
-        raise ValueError("strings with nulls need encode_column, which stores validity")
+        raise SchemaError("strings with nulls need encode_column (it stores validity)")
     raw = encode_payload(arr)
     return _frame.build(
         "dict", "string", len(arr), compress(raw), zstd_raw_len=len(raw)
