@@ -50,8 +50,10 @@ def seed_blocks() -> list[bytes]:
     special = np.array([0x8000000000000000, 0x7FF0000000000001, 1], np.uint64)
     mixed = np.r_[walk[:1500], special.view(np.float64)]
     valid = (i % 7) != 2
+    drift = np.round(np.cumsum(i % 7) * 0.001 + 12.5, 3)  # takes ALP's delta layout
     out = [
         codecs.encode_alp(mixed, "alp"),
+        codecs.encode_alp(np.r_[drift, special.view(np.float64)], "alp"),
         codecs.encode_alp(reals, "alp-rd"),
         codecs.encode_gorilla(mixed[:400]),
         codecs.encode_chimp128(mixed[:400]),
