@@ -49,12 +49,14 @@ cdef class LineParser:
         buf_free(&self.errs)
 
     def parse(self, const uint8_t[::1] payload, int64_t factor, int64_t default_time,
-              bint skip, int64_t first_line, bint final, Py_ssize_t start):
+              bint skip, int64_t first_line, bint final, Py_ssize_t start,
+              int64_t max_cells):
         """Parse ``payload[start:]`` (a chunk stops before a line cut at its end).
 
         ``factor`` is nanoseconds per timestamp unit and ``default_time`` the time
         (ns) of lines without one. With ``skip`` false the parse stops at the first
-        bad line. Read the results with the other methods. Releases the GIL.
+        bad line. The parse stops with ER_TOO_BIG before the tables would exceed
+        ``max_cells`` cells. Read the results with the other methods. Releases the GIL.
         """
         cdef const uint8_t* buf = <const uint8_t*>b""
         cdef Py_ssize_t n = payload.shape[0]
@@ -64,6 +66,7 @@ cdef class LineParser:
         self.used = True
         if n > 0:
             buf = &payload[0]
+        self.st.cols.max_cells = max_cells
         with nogil:
             rc = self._run(buf, n, start, factor, default_time, skip, first_line, final)
         if rc < 0:
@@ -77,6 +80,7 @@ cdef class LineParser:
         cdef const uint8_t* end = buf + n
         cdef const uint8_t* mark
         cdef const uint8_t* nl
+        cdef const uint8_t* lstart = buf
         cdef int32_t bad_col = -1
         cdef int64_t mark_line, line0
         cdef int rc, bad_item = 0, nitems = 0
@@ -101,6 +105,7 @@ cdef class LineParser:
                         cur.p = cur.line_start
                     break
                 line0 = cur.line
+                lstart = cur.p
                 rc = parse_line(&self.st, &cur, &e, factor, default_time, &t, &nitems)
             if rc < 0:
                 return -1
@@ -116,6 +121,13 @@ cdef class LineParser:
                             self.serial, self.st.names.count, &bad_item, &bad_col)
                 if rc == R_NOMEM:
                     return -1
+                if rc == R_TOO_BIG:
+                    fail(&e, ER_TOO_BIG, &cur, lstart, lstart, lstart, lstart, lstart)
+                    e.line = line0
+                    e.line_start = line_start_of(buf, lstart - buf, start)
+                    if self._record(&e) < 0:
+                        return -1
+                    break
                 if rc == 0:
                     self.points += 1
                     continue

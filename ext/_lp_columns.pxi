@@ -20,6 +20,7 @@ cdef enum:
     R_NOMEM = -1
     R_DUPLICATE = 1     # the line names a key twice
     R_CONFLICT = 2      # a key's kind differs from the column built before
+    R_TOO_BIG = 3       # the tables would outgrow Columns.max_cells
 
 
 ctypedef struct Item:
@@ -35,6 +36,7 @@ ctypedef struct Item:
 
 ctypedef struct Meas:
     int32_t name
+    int32_t ncols
     int64_t first_line
     int64_t rows
     Buf times           # int64 ns per row
@@ -62,6 +64,10 @@ ctypedef struct Columns:
     Py_ssize_t slot_mask
     int32_t nmeas
     int32_t ncols
+    # cells of the dense tables (rows x columns, summed over measurements) and their
+    # limit: a small payload naming many keys would otherwise ask for rows x keys
+    int64_t cells
+    int64_t max_cells
 
 
 cdef int columns_init(Columns* c) noexcept nogil:
@@ -208,9 +214,9 @@ cdef int commit(Columns* c, int32_t name, int64_t line, int64_t time, Item* item
                 int n, const uint8_t* sbytes, int64_t serial, int32_t names_count,
                 int* bad_item, int32_t* bad_col) noexcept nogil:
     """Store one parsed line, or return why not (``bad_item``/``bad_col`` say where)."""
-    cdef int i
+    cdef int i, fresh = 0
     cdef int32_t meas = -1, col, need
-    cdef int64_t row
+    cdef int64_t row, grow
     cdef int64_t* mark
     cdef Meas* m
     cdef Column* cols
@@ -236,6 +242,14 @@ cdef int commit(Columns* c, int32_t name, int64_t line, int64_t time, Item* item
                 bad_col[0] = col
                 return R_CONFLICT
             items[i].col = col
+        fresh += items[i].col < 0
+
+    # every column gets a cell in the new row; a new column one in every row
+    row = (<Meas*>c.meas.data)[meas].rows if meas >= 0 else 0
+    grow = ((<Meas*>c.meas.data)[meas].ncols if meas >= 0 else 0) + fresh * (row + 1)
+    if c.cells + grow > c.max_cells:
+        return R_TOO_BIG
+    c.cells += grow
 
     # a new measurement gets its index only now that the line is known to be good
     if meas < 0:
@@ -251,7 +265,7 @@ cdef int commit(Columns* c, int32_t name, int64_t line, int64_t time, Item* item
 
     # give the line a row, then write the time and every item
     m = (<Meas*>c.meas.data) + meas
-    row = m.rows
+    m.ncols += fresh
     if buf_reserve(&m.times, (row + 1) * 8) < 0:
         return R_NOMEM
     (<int64_t*>m.times.data)[row] = time

@@ -33,6 +33,7 @@ cdef enum:
     ER_CONFLICT = 25        # aux: column built before, aux2: the line's kind
     ER_RESERVED = 26        # a tag or field key "time"
     ER_AFTER_MEAS = 27      # a measurement followed by something else than , or space
+    ER_TOO_BIG = 28         # the tables would exceed the cell budget (stops the parse)
 
 cdef enum:
     NCACHE = 16             # tag/field positions whose last token is remembered

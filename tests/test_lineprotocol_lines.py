@@ -8,7 +8,7 @@ import pyarrow as pa
 import pytest
 from test_lineprotocol import NOW, error, one, points
 
-from tsengine.errors import ParseError, SchemaError, TimestampError
+from tsengine.errors import BudgetError, ParseError, SchemaError, TimestampError
 from tsengine.ingest.lineprotocol import Rejected, parse_lines, tag_columns
 
 # -- line structure -------------------------------------------------------------------
@@ -264,3 +264,19 @@ def test_a_long_string_value():
     text = "x" * 3_000_000
     table = parse_lines(f'm s="{text}",n=1i'.encode(), now=NOW).tables["m"]
     assert table.column("s").to_pylist() == [text]
+
+
+@pytest.mark.parametrize("on_error", ["raise", "skip"])
+def test_many_distinct_keys_hit_the_cell_budget_not_the_memory(on_error):
+    # 200 000 lines, each with a new key, would be a 200 000 x 200 000 table (320 GB)
+    payload = "".join(f"m k{i}=1i\n" for i in range(200_000)).encode()
+    with pytest.raises(BudgetError, match="more than 16,777,216 cells") as info:
+        parse_lines(payload, now=NOW, on_error=on_error)
+    assert info.value.line == 4097  # the first line past 4096 x 4096 cells
+
+
+def test_sparse_but_reasonable_tables_pass():
+    payload = "".join(f"m,t=a k{i % 40}={i}i\n" for i in range(100_000)).encode()
+    table = parse_lines(payload, now=NOW).tables["m"]
+    assert table.num_columns == 42
+    assert table.column("k39").null_count == 100_000 - 2500

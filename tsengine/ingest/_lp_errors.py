@@ -7,7 +7,7 @@ The codes mirror the ``ER_*`` enum in ``ext/_lp_line.pxi``.
 
 from __future__ import annotations
 
-from tsengine.errors import ParseError, SchemaError
+from tsengine.errors import BudgetError, ParseError, SchemaError
 
 _KINDS = {0: "a tag", 1: "float64", 2: "int64", 3: "uint64", 4: "bool", 5: "string"}
 _UTF8_WHAT = {
@@ -20,6 +20,7 @@ _UTF8_WHAT = {
 _BOOLS = "t, T, true, True, TRUE, f, F, false, False, FALSE"
 _MAX_TEXT = 200
 ER_CONFLICT = 25
+ER_TOO_BIG = 28
 
 # reason templates by code; {c} the byte at the error, {k} the key, {t} the token
 _REASONS = {
@@ -56,6 +57,8 @@ _REASONS = {
     24: "key {k!r} appears more than once in the line",
     26: "key {k!r} is reserved: it names the time column",
     27: "expected ',' or ' ' after the measurement name, found {c}",
+    28: "the tables would hold more than {m:,} cells (rows x columns) from this "
+    "payload: too many distinct keys for its size; send fewer keys per request",
 }
 
 
@@ -96,7 +99,9 @@ def _conflict_reason(parser, data: bytes, err: tuple) -> str:
     )
 
 
-def describe(parser, data: bytes, err: tuple, precision: str) -> dict:
+def describe(
+    parser, data: bytes, err: tuple, precision: str, max_cells: int = 0
+) -> dict:
     """``line``, ``column``, ``reason`` and ``text`` of one error record."""
     code, line, line_start, pos, tok0, tok1, key0, key1, aux, _ = err
     if code == ER_CONFLICT:
@@ -108,6 +113,7 @@ def describe(parser, data: bytes, err: tuple, precision: str) -> dict:
             t=_text(data, tok0, tok1),
             p=precision,
             w=_UTF8_WHAT.get(aux, "token"),
+            m=max_cells,
         )
     return {
         "line": line,
@@ -117,11 +123,14 @@ def describe(parser, data: bytes, err: tuple, precision: str) -> dict:
     }
 
 
-def to_exception(parser, data: bytes, err: tuple, precision: str) -> Exception:
-    """The exception for ``on_error="raise"``: SchemaError for conflicts, else
-    ParseError; both carry ``line``, ``column``, ``reason`` and ``text``."""
-    info = describe(parser, data, err, precision)
-    cls = SchemaError if err[0] == ER_CONFLICT else ParseError
+def to_exception(
+    parser, data: bytes, err: tuple, precision: str, max_cells: int = 0
+) -> Exception:
+    """The exception for a bad line: SchemaError for conflicts, BudgetError when the
+    tables would be too large, else ParseError; all carry ``line``, ``column``,
+    ``reason`` and ``text``."""
+    info = describe(parser, data, err, precision, max_cells)
+    cls = {ER_CONFLICT: SchemaError, ER_TOO_BIG: BudgetError}.get(err[0], ParseError)
     exc = cls(
         f"line {info['line']}, column {info['column']}: {info['reason']}: "
         f"{info['text']!r}"

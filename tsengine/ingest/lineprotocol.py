@@ -52,6 +52,11 @@ PRECISIONS = {
     "h": 3_600_000_000_000,
 }
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+#: Cells (rows x columns) the tables of one payload may hold: per payload byte, and
+#: at least. Dense plant data needs about 0.05 per byte; the limit stops a small
+#: payload naming many distinct keys from asking for rows x keys of memory.
+CELLS_PER_BYTE = 2
+MIN_CELLS = 1 << 24
 _BOM = b"\xef\xbb\xbf"
 _ARROW_TYPES = {
     1: pa.float64(),
@@ -132,6 +137,10 @@ def parse_lines(
         on another, or a tag on one line and a field on another); names the line.
     TimestampError
         ``precision`` is unknown or ``now`` is outside the int64 ns range.
+    BudgetError
+        The tables would hold more than ``max(2 * len(payload), 2**24)`` cells (rows
+        x columns; a line lacking a column still takes its cell): a payload with very
+        many distinct keys for its size. Raised in either ``on_error`` mode.
 
     Notes
     -----
@@ -182,12 +191,14 @@ def parse_chunk(
     number at that point.
     """
     parser = LineParser()
-    parser.parse(data, factor, default_time, skip, first_line, final, start)
+    max_cells = max(CELLS_PER_BYTE * len(data), MIN_CELLS)
+    parser.parse(data, factor, default_time, skip, first_line, final, start, max_cells)
     errors = parser.errors()
     if errors and isinstance(data, memoryview):
         data = data.tobytes()  # messages need bytes methods; errors are the slow path
-    if errors and not skip:
-        raise _lp_errors.to_exception(parser, data, errors[0], precision)
+    if errors and (not skip or errors[-1][0] == _lp_errors.ER_TOO_BIG):
+        err = errors[0] if not skip else errors[-1]
+        raise _lp_errors.to_exception(parser, data, err, precision, max_cells)
     rejected = [
         Rejected(**_lp_errors.describe(parser, data, err, precision)) for err in errors
     ]
