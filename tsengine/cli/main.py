@@ -18,6 +18,10 @@ from collections.abc import Sequence
 #: Sub-command name -> module implementing it.
 COMMANDS: dict[str, str] = {
     "serve": "tsengine.cli.serve",
+    "demo": "tsengine.cli.demo",
+    "ingest": "tsengine.cli.ingest",
+    "query": "tsengine.cli.query",
+    "bench": "tsengine.cli.bench",
 }
 
 

@@ -1,0 +1,407 @@
+"""The ``tsengine bench`` runner: every suite's figures beside same-run baselines.
+
+Each suite module of this folder keeps its own pytest-benchmark cases (``pytest
+benchmarks/``) and a plain function returning figures; :data:`SUITES` maps a suite to
+an adapter that calls that function (small sizes with ``quick``) and turns its result
+into :class:`Figure` rows: the tsengine value, the baseline measured in the same run,
+the target from the issue, and which way is better. :func:`run_suites` runs them;
+``tsengine bench`` (:mod:`tsengine.cli.bench`) writes the Markdown report, the JSON
+figures and the PNG charts.
+
+A suite whose module or function does not exist yet is reported as missing, and a
+suite that fails is reported with its error: neither ever gets a number.
+
+Run ``python benchmarks/report.py [--quick] [--only core,flight] [--out DIR]`` from the
+repository root, or ``tsengine bench``.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+if str(HERE) not in sys.path:
+    sys.path.insert(0, str(HERE))  # the suites import each other by plain name
+
+
+@dataclass
+class Figure:
+    """One measured figure next to its baseline.
+
+    ``targets`` are ``(op, bound, on)`` with ``op`` ``">="`` or ``"<="`` and ``on``
+    ``"value"`` (the figure itself) or ``"advantage"`` (see :attr:`advantage`).
+    """
+
+    suite: str
+    benchmark: str
+    unit: str
+    value: float
+    baseline_name: str
+    baseline: float | None
+    better: str = "higher"  # or "lower"
+    target: str = ""
+    targets: list = field(default_factory=list)
+
+    @property
+    def advantage(self) -> float | None:
+        """How many times better than the baseline (> 1: tsengine is better)."""
+        if not self.baseline or not self.value:
+            return None
+        if self.better == "higher":
+            return self.value / self.baseline
+        return self.baseline / self.value
+
+    @property
+    def met(self) -> bool | None:
+        """Whether every target holds; None without a target."""
+        if not self.targets:
+            return None
+        for op, bound, on in self.targets:
+            x = self.value if on == "value" else self.advantage
+            if x is None or not (x >= bound if op == ">=" else x <= bound):
+                return False
+        return True
+
+
+def parse_target(text: str) -> list:
+    """``">= 30 M points/s"`` or ``">= 0.5x baseline"`` as :class:`Figure` targets."""
+    m = re.match(r"\s*(>=|<=)\s*([\d.]+)\s*(x baseline)?", text)
+    if not m:
+        return []
+    return [(m.group(1), float(m.group(2)), "advantage" if m.group(3) else "value")]
+
+
+# -- suites -------------------------------------------------------------------------
+
+
+def _core(quick: bool) -> list[Figure]:
+    import bench_core
+
+    out = []
+    for r in bench_core.core_figures(quick):
+        lower = r["target"].lstrip().startswith("<=")
+        out.append(
+            Figure(
+                "core",
+                r["benchmark"],
+                r["unit"],
+                r["tsengine"],
+                r["baseline_name"],
+                r["baseline"],
+                better="lower" if lower else "higher",
+                target=r["target"],
+                targets=parse_target(r["target"]),
+            )
+        )
+    return out
+
+
+def _bare_latency_ms(calls: int) -> float:
+    """Median ms of a DoGet of a one-row table from a bare pyarrow Flight server."""
+    import statistics
+
+    import pyarrow as pa
+    import pyarrow.flight as flight
+    from bench_flight import BareServer
+
+    server = BareServer("grpc://127.0.0.1:0", pa.table({"time": [1], "v": [0.5]}))
+    client = flight.connect(f"grpc://127.0.0.1:{server.port}")
+    try:
+        ticket = flight.Ticket(b"{}")
+        for _ in range(100):
+            client.do_get(ticket).read_all()
+        times = []
+        for _ in range(calls):
+            start = time.perf_counter()
+            client.do_get(ticket).read_all()
+            times.append(time.perf_counter() - start)
+    finally:
+        client.close()
+        server.shutdown()
+    return 1e3 * statistics.median(times)
+
+
+def _flight(quick: bool) -> list[Figure]:
+    import bench_flight
+
+    sizes = dict(get_points=2_000_000, put_rows=500_000, rounds=3, latest_calls=500)
+    f = bench_flight.flight_figures(**sizes) if quick else bench_flight.flight_figures()
+    bare = "bare pyarrow Flight server"
+    ratio = [(">=", 0.8, "advantage")]
+    return [
+        Figure(
+            "flight",
+            f"DoPut ingest, {f['put_rows']:,} rows",
+            "M rows/s",
+            f["put_rows_per_s"] / 1e6,
+            f"{bare} (receives only)",
+            f["put_bare_rows_per_s"] / 1e6,
+            target=">= 0.8x baseline",
+            targets=ratio,
+        ),
+        Figure(
+            "flight",
+            f"DoGet read, {f['get_points']:,} points",
+            "M rows/s",
+            f["get_rows_per_s"] / 1e6,
+            f"{bare} (table in memory)",
+            f["get_bare_rows_per_s"] / 1e6,
+            target=">= 0.8x baseline",
+            targets=ratio,
+        ),
+        Figure(
+            "flight",
+            "latest() of one series over Flight, median",
+            "ms",
+            f["latest_median_ms"],
+            f"{bare}, DoGet of a 1-row table",
+            _bare_latency_ms(f["latest_calls"]),
+            better="lower",
+            target="<= 1 ms",
+            targets=[("<=", 1.0, "value")],
+        ),
+    ]
+
+
+def _ingest(quick: bool) -> list[Figure]:
+    import bench_lineprotocol
+
+    sizes = dict(lines=300_000, python_lines=30_000) if quick else {}
+    f = bench_lineprotocol.figures(**sizes)
+    return [
+        Figure(
+            "ingest",
+            "line protocol parse, plant lines",
+            "M lines/s",
+            f["lp_lines_per_s"] / 1e6,
+            "straightforward pure-Python parser",
+            f["lp_python_lines_per_s"] / 1e6,
+            target=">= 3 M lines/s and >= 20x baseline",
+            targets=[(">=", 3.0, "value"), (">=", 20.0, "advantage")],
+        ),
+        Figure(
+            "ingest",
+            "CSV ingest of the SKAB files",
+            "M rows/s",
+            f["csv_rows_per_s"] / 1e6,
+            "pyarrow.csv.read_csv, same files",
+            f["csv_arrow_rows_per_s"] / 1e6,
+            target=">= 0.8x baseline",
+            targets=[(">=", 0.8, "advantage")],
+        ),
+    ]
+
+
+def _durability(quick: bool) -> list[Figure]:
+    import bench_durability
+
+    sizes = dict(points=500_000, rounds=2) if quick else {}
+    f = bench_durability.durability_figures(**sizes)
+    memory = f["memory"]["points_per_s"] / 1e6
+    out = []
+    for mode in ("interval", "sync", "none"):
+        target = ">= 0.7x baseline" if mode == "interval" else ""
+        out.append(
+            Figure(
+                "durability",
+                f'durable write, durability="{mode}"',
+                "M points/s",
+                f[mode]["points_per_s"] / 1e6,
+                "in-memory engine, same batches",
+                memory,
+                target=target,
+                targets=parse_target(target),
+            )
+        )
+    out.append(
+        Figure(
+            "durability",
+            'bytes on disk per point, durability="interval"',
+            "bits/point",
+            f["disk_bits_per_point"],
+            "raw int64 time + float64 value",
+            128.0,
+            better="lower",
+        )
+    )
+    return out
+
+
+def _compression(quick: bool) -> tuple[list[Figure], str]:
+    import compression_table as ct
+
+    rows = ct.compression_rows(quick=quick)
+    out = []
+
+    # bits per value of each dataset family next to Parquet
+    for group in ("nab", "skab", "cmapss", "all sensors", "floatbench"):
+        t = ct.totals(rows, group)
+        target = ">= 1.5x baseline" if group == "all sensors" else ""
+        out.append(
+            Figure(
+                "compression",
+                f"bits per value, {group}",
+                "bits/value",
+                t["auto"],
+                "Parquet (zstd, dictionary)",
+                t["parquet_zstd"],
+                better="lower",
+                target=target,
+                targets=parse_target(target),
+            )
+        )
+
+    # a regular clock
+    clocks = ct.time_rows()
+    regular = next(r for r in clocks if r["series"] == "1 Hz, 1000000 points")
+    out.append(
+        Figure(
+            "compression",
+            "regular 1 Hz timestamps, 1 M points",
+            "bits/point",
+            regular["auto"],
+            "zstd level 3",
+            regular["zstd3"],
+            better="lower",
+            target="<= 0.1 bits/point",
+            targets=[("<=", 0.1, "value")],
+        )
+    )
+
+    # codec speed, harmonic mean over the elf series
+    speed = ct.speed_rows()
+    for what, bound in (("decode", 1000), ("encode", 300)):
+        out.append(
+            Figure(
+                "compression",
+                f"float {what}, elf series, one core",
+                "MB/s",
+                len(speed) / sum(1 / r[f"auto_{what}"] for r in speed),
+                f"zstd level 3 {what}",
+                len(speed) / sum(1 / r[f"zstd3_{what}"] for r in speed),
+                target=f">= {bound} MB/s",
+                targets=[(">=", bound, "value")],
+            )
+        )
+    detail = "\n\n".join(
+        [
+            "Bits per value, every method:\n\n" + ct.sensor_table(rows),
+            "floatbench beside the ALP paper's published figures (the copies here "
+            "are the first ~100k values of each dataset: compare ratios):\n\n"
+            + ct.floatbench_table(rows),
+            "Timestamps, bits per point:\n\n" + ct.time_table(clocks),
+            "Throughput, one core, MB/s of decoded float64:\n\n"
+            + ct.speed_table(speed),
+        ]
+    )
+    return out, detail
+
+
+#: Suite name -> (module file, adapter, what it measures), in report order.
+SUITES: dict[str, tuple[str, Callable, str]] = {
+    "core": ("bench_core.py", _core, "engine writes, reads and memory"),
+    "ingest": ("bench_lineprotocol.py", _ingest, "line protocol and CSV parsing"),
+    "durability": ("bench_durability.py", _durability, "durable writes"),
+    "compression": ("compression_table.py", _compression, "codec sizes and speed"),
+    "flight": ("bench_flight.py", _flight, "Arrow Flight endpoint"),
+}
+#: Benchmark modules without a figure function in this report (yet), and why.
+PENDING = {
+    "window": ("bench_window.py", "windowed aggregation against pandas and polars"),
+    "rollup": ("bench_rollup.py", "rollup maintenance during ingest"),
+    "codecs": (
+        "bench_codecs.py",
+        "pytest-benchmark cases only; codec speed is in the compression suite",
+    ),
+}
+
+
+# -- running ------------------------------------------------------------------------
+
+
+@dataclass
+class SuiteResult:
+    """Figures of one suite, or why it has none (``missing`` or ``error``)."""
+
+    name: str
+    module: str
+    about: str
+    figures: list[Figure] = field(default_factory=list)
+    detail: str = ""
+    seconds: float = 0.0
+    missing: str = ""
+    error: str = ""
+
+
+def run_suites(
+    names: list[str] | None = None,
+    quick: bool = False,
+    progress: Callable[[str], None] | None = None,
+) -> list[SuiteResult]:
+    """Run the suites ``names`` (default: all of :data:`SUITES`), in order.
+
+    A missing module or a failing suite gives a :class:`SuiteResult` with ``missing``
+    or ``error`` set; the other suites still run.
+    """
+    names = list(SUITES) if names is None else names
+    unknown = [n for n in names if n not in SUITES and n not in PENDING]
+    if unknown:
+        raise ValueError(
+            f"unknown suite(s) {unknown!r}; known: {list(SUITES) + list(PENDING)!r}"
+        )
+    results = []
+    for name in names:
+        if name in PENDING:
+            module, about = PENDING[name]
+            present = (HERE / module).is_file()
+            why = (
+                f"benchmarks/{module} has no figure function this report calls yet"
+                if present
+                else f"benchmarks/{module} does not exist yet"
+            )
+            results.append(SuiteResult(name, module, about, missing=why))
+            continue
+        module, adapter, about = SUITES[name]
+        result = SuiteResult(name, module, about)
+        if progress:
+            progress(f"{name}: {about}")
+        start = time.perf_counter()
+        try:
+            got = adapter(quick)
+            result.figures, result.detail = got if isinstance(got, tuple) else (got, "")
+        except ModuleNotFoundError as exc:
+            result.missing = f"cannot import what benchmarks/{module} needs: {exc}"
+        except Exception as exc:  # noqa: BLE001 - reported, the other suites go on
+            lines = traceback.format_exception_only(type(exc), exc)
+            result.error = "".join(lines).strip()
+        result.seconds = time.perf_counter() - start
+        results.append(result)
+    return results
+
+
+def figures_json(results: list[SuiteResult]) -> list[dict]:
+    """Every figure as a dict with ``advantage`` and ``met`` filled in."""
+    out = []
+    for r in results:
+        for f in r.figures:
+            row = asdict(f)
+            row.update(advantage=f.advantage, met=f.met)
+            out.append(row)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python benchmarks/report.py``: the same as ``tsengine bench``."""
+    from tsengine.cli.main import main as tsengine_main
+
+    return tsengine_main(["bench", *(sys.argv[1:] if argv is None else argv)])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
