@@ -398,3 +398,29 @@ def test_compressed_chunks_are_written_without_encoding_again(tmp_path, monkeypa
     abandon(engine)
     with reopen(tmp_path / "e") as again:
         assert_same(again, oracle)
+
+
+def test_failed_background_checkpoint_warns_and_loses_nothing(tmp_path, monkeypatch):
+    import tsengine.storage.checkpoint as checkpoint
+
+    def failing(path, chunks):
+        raise OSError(28, "injected: no space left on device")
+
+    rng = np.random.default_rng(13)
+    engine, oracle = both(tmp_path / "e", checkpoint_bytes=20_000)
+    monkeypatch.setattr(checkpoint, "write_segment", failing)
+    with pytest.warns(StorageWarning, match="background checkpoint .* injected"):
+        for i in range(6):
+            write_both(engine, oracle, "pump", batch(rng, i * 10_000, 300))
+            engine._store.wait_idle()
+    assert "injected" in engine.stats()["storage"]["checkpoint_error"]
+    monkeypatch.undo()
+
+    # The next checkpoint succeeds and clears the error; nothing was lost
+    write_both(engine, oracle, "pump", batch(rng, 90_000, 300))
+    engine._store.wait_idle()
+    engine.flush()
+    assert engine.stats()["storage"]["checkpoint_error"] is None
+    abandon(engine)
+    with reopen(tmp_path / "e") as again:
+        assert_same(again, oracle)

@@ -51,17 +51,23 @@ def read_all(path, errors=None) -> list[Chunk]:
 
 def test_golden_bytes(tmp_path):
     path = tmp_path / "g.seg"
-    assert write_segment(path, [GOLDEN_CHUNK]) == len(GOLDEN_SEGMENT)
+    size, entries = write_segment(path, [GOLDEN_CHUNK])
+    assert size == len(GOLDEN_SEGMENT)
     assert path.read_bytes() == GOLDEN_SEGMENT
     (tmp_path / "old.seg").write_bytes(GOLDEN_SEGMENT)
     assert read_all(tmp_path / "old.seg") == [GOLDEN_CHUNK]
+    with SegmentReader(path) as reader:
+        assert reader.entries == entries  # the writer's index is the reader's
 
 
 def test_round_trip_and_index(tmp_path):
     chunks = sample_chunks()
     path = tmp_path / "s.seg"
-    write_segment(path, chunks)
+    written = write_segment(path, chunks)
     assert os.listdir(tmp_path) == ["s.seg"]  # no temporary file left behind
+    assert written.size == path.stat().st_size
+    with SegmentReader(path) as reader:
+        assert reader.entries == written.entries
     errors: list = []
     assert read_all(path, errors) == chunks and errors == []
     with SegmentReader(path) as reader:

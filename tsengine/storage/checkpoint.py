@@ -23,7 +23,7 @@ from tsengine.storage.manifest import (
     save_manifest,
     segment_name,
 )
-from tsengine.storage.segment import SegmentReader, write_segment
+from tsengine.storage.segment import write_segment
 
 #: Live segment files at which a checkpoint folds the smaller half into its new one.
 MAX_SEGMENTS = 8
@@ -177,9 +177,7 @@ class SegmentCatalog:
         for t, k, f, r in hot:
             chunks += rows_to_chunks(t, k, r, f, hot=True, fast=True)
         path = self.directory / name
-        size = write_segment(path, chunks)
-        with SegmentReader(path) as reader:
-            entries = reader.entries
+        size, entries = write_segment(path, chunks)
 
         # Bookkeeping for later checkpoints and for stats()
         self.contents[name] = {e.offset: (e.table, e.end - e.offset) for e in entries}

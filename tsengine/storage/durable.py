@@ -219,7 +219,6 @@ class DurableStore:
     def _background_job(self, job: tuple) -> None:
         try:
             self._commit_checkpoint(*job)
-            self.checkpoint_error = None
         except Exception as exc:  # the log still holds everything; keep serving
             self.checkpoint_error = exc
             warnings.warn(
@@ -261,6 +260,7 @@ class DurableStore:
             self._manifest, seq, sealed, hot, definitions
         )
         self._wal.truncate_through(seq)
+        self.checkpoint_error = None
 
     # -- recovery ---------------------------------------------------------------------
 

@@ -31,6 +31,7 @@ import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import NamedTuple
 
 from tsengine.errors import CorruptionError
 from tsengine.storage._fsio import atomic_write
@@ -139,7 +140,14 @@ def _entry(obj, offset: int) -> ChunkEntry:
     return entry
 
 
-def write_segment(path: str | Path, chunks: Iterable[Chunk]) -> int:
+class SegmentInfo(NamedTuple):
+    """What :func:`write_segment` wrote: file size in bytes and the chunk index."""
+
+    size: int
+    entries: list[ChunkEntry]
+
+
+def write_segment(path: str | Path, chunks: Iterable[Chunk]) -> SegmentInfo:
     """Write ``chunks`` to a new segment file at ``path``, atomically and durably.
 
     Parameters
@@ -147,14 +155,16 @@ def write_segment(path: str | Path, chunks: Iterable[Chunk]) -> int:
     path : str or Path
         Destination; replaced if it exists. Its directory must exist.
     chunks : iterable of Chunk
-        Written in order; block bytes are copied from the caller's buffers.
+        Written in order; block bytes are not copied before the write.
 
     Returns
     -------
-    int
-        Size of the file in bytes.
+    SegmentInfo
+        The file size and one entry per chunk, as :class:`SegmentReader` would
+        find them.
     """
     index: list[bytes] = []
+    entries: list[ChunkEntry] = []
 
     def parts() -> Iterator[bytes]:
         # Header, then each chunk's descriptor and blocks, then footer and trailer
@@ -179,12 +189,13 @@ def write_segment(path: str | Path, chunks: Iterable[Chunk]) -> int:
             yield desc
             yield from chunk.blocks.values()
             index.append(FOOTER_ENTRY.pack(pos, len(desc), crc))
+            entries.append(blocks)
             pos = blocks.end
         footer = b"".join(index)
         yield footer
         yield TRAILER.pack(pos, len(footer), zlib.crc32(footer), TRAILER_MAGIC)
 
-    return atomic_write(path, parts())
+    return SegmentInfo(atomic_write(path, parts()), entries)
 
 
 def _place_blocks(entry: ChunkEntry, blocks: dict) -> tuple[ChunkEntry, bytes]:
