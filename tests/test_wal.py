@@ -271,6 +271,25 @@ def test_random_damage_never_crashes_or_invents_records(tmp_path):
         assert [r.seq for r in got] == sorted({r.seq for r in got})
 
 
+def test_damaged_file_that_lost_every_record_is_set_aside(tmp_path):
+    write_log(tmp_path, payloads(3), max_file_bytes=1)
+    last = sorted(tmp_path.glob("*.wal"))[-1]
+    scan = fmt.scan_file(last, last.read_bytes(), is_last=True, prev_seq=0)
+    (record,) = scan.records
+    # Damage the header and the only record of the newest file
+    data = bytearray(last.read_bytes())
+    data[3] ^= 0xFF
+    data[record.payload_offset - 5] ^= 0xFF
+    last.write_bytes(bytes(data))
+    with pytest.warns(StorageWarning):
+        log = WriteAheadLog(tmp_path, durability="none")
+    assert [e.offset for e in log.errors] == [0]
+    assert log.append(fmt.KIND_WRITE, b"new") == record.seq
+    assert log.size_bytes == sum(p.stat().st_size for p in tmp_path.glob("*.wal"))
+    log.close()
+    assert (tmp_path / (last.name + ".damaged")).exists()
+
+
 def test_flipped_file_header_is_reported(tmp_path):
     items = payloads(3)
     write_log(tmp_path, items)

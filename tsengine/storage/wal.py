@@ -192,6 +192,7 @@ class WriteAheadLog:
             # Only a damaged file that lost all its records can hold this name: keep
             # it for inspection, out of the way of later scans
             path.rename(path.with_name(path.name + ".damaged"))
+            self._files = [f for f in self._files if f.path != path]
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL, 0o644)
         self._size = write_all(fd, [fmt.pack_file_header(self._next_seq)])
         if self.durability != "none":
