@@ -1,6 +1,7 @@
 """Codec throughput (pytest-benchmark), each next to a baseline in the same run.
 
-Run: ``pytest benchmarks/bench_codecs.py --benchmark-columns=min,median,ops``.
+Run from the repository root:
+``python -m pytest benchmarks/bench_codecs.py --benchmark-columns=min,median,ops``.
 Every case records ``MB_per_s`` (decoded bytes over the best round) in
 ``extra_info``; compare ALP with the zstd and numpy-copy rows of the same run rather
 than with figures from another machine. All kernels run on one core.

@@ -11,12 +11,12 @@ dictionaries, and BYTE_STREAM_SPLIT + zstd), and prints Markdown tables:
 3. timestamps (NAB, SKAB, regular synthetic clocks);
 4. single-core throughput of ALP beside zstd and a numpy copy (``--speed``).
 
-Run ``python benchmarks/compression_table.py [--quick] [--speed]`` from the repository
-root. ``compression_rows()``, ``time_rows()`` and ``speed_rows()`` return the rows as
-dicts for other reports (``tsengine bench``). Sizes count whole blocks (header and
-checksum included); Parquet counts its compressed column chunks only, not the file
-footer, which would dominate small series. Missing floatbench values (``""``) are
-dropped, as the papers do.
+Run ``PYTHONPATH=. python benchmarks/compression_table.py [--quick] [--speed]`` from the
+repository root (about a minute; ``--quick`` skips zstd-19). ``compression_rows()``,
+``time_rows()`` and ``speed_rows()`` return the rows as dicts for other reports
+(``tsengine bench``). Sizes count whole blocks (header and checksum included); Parquet
+counts its compressed column chunks only, not the file footer, which would dominate
+small series. Missing floatbench values (``""``) are dropped, as the papers do.
 """
 
 from __future__ import annotations
