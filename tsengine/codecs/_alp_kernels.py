@@ -155,6 +155,21 @@ def _top_combos(x, xb):
 
 
 @numba.njit(**NJIT)
+def _pick_pair(x, xb, lo, m, combos):
+    """The (e, f) among ``combos`` with the cheapest estimate on this vector."""
+    e = combos[0, 0]
+    f = combos[0, 1]
+    if combos.shape[0] > 1:
+        step, count = _sample_grid(m)
+        best = np.int64(-1)
+        for c in range(combos.shape[0]):
+            cost = _sample_cost(x, xb, lo, m, step, count, combos[c, 0], combos[c, 1])
+            if best < 0 or cost < best:
+                best, e, f = cost, combos[c, 0], combos[c, 1]
+    return e, f
+
+
+@numba.njit(**NJIT)
 def _encode(
     x, delta, bases, exps, facs, widths, counts, anchors, words, exc_vals, exc_pos
 ):
@@ -182,17 +197,7 @@ def _encode(
             combos, _ = _top_combos(x[lo:hi], xb[lo:hi])
 
         # Second sampling level: this vector's cheapest pair among the block's best.
-        e = combos[0, 0]
-        f = combos[0, 1]
-        if combos.shape[0] > 1:
-            step, count = _sample_grid(m)
-            best = np.int64(-1)
-            for c in range(combos.shape[0]):
-                cost = _sample_cost(
-                    x, xb, lo, m, step, count, combos[c, 0], combos[c, 1]
-                )
-                if best < 0 or cost < best:
-                    best, e, f = cost, combos[c, 0], combos[c, 1]
+        e, f = _pick_pair(x, xb, lo, m, combos)
 
         # Digits and exceptions; an exception's slot borrows a valid digit so that it
         # does not widen the frame of reference.
