@@ -83,6 +83,8 @@ class Table:
         self.field_index = {name: i for i, name in enumerate(definition.fields)}
         self._on_seal = on_seal
         self.sealed_points = 0
+        self.expired_points = 0
+        self.expired_check = 0.0  # monotonic time of the last retention pass
 
     # -- schema ----------------------------------------------------------------
 
