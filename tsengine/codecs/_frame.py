@@ -257,11 +257,18 @@ def inflate(frame: Frame) -> tuple[memoryview, Where]:
     """Return the codec payload of ``frame``, inflating a zstd section if flagged.
 
     At most ``zstd_raw_len`` + 1 bytes are ever produced, so a lying zstd header cannot
-    make the decoder allocate more than the frame declared.
+    make the decoder allocate more than the frame declared; and the declared length of
+    a non-string payload is bounded by what ``count`` values can need.
     """
     if frame.zstd_raw_len < 0:
         return frame.payload, frame.payload_at
     where = frame.payload_at
+    if KINDS[frame.kind] != "string" and frame.zstd_raw_len > 32 * frame.count + 65536:
+        raise where.fail(
+            0,
+            f"inflated length {frame.zstd_raw_len!r} is too large for "
+            f"{frame.count} values",
+        )
     try:
         reader = zstandard.ZstdDecompressor().stream_reader(
             io.BytesIO(frame.payload), read_across_frames=False
