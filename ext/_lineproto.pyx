@@ -9,7 +9,6 @@ Python object is made per line. The syntax follows the reference decoder of the
 InfluxDB v2 line protocol; see ``lineprotocol.py`` for the rules and the deviations.
 """
 
-cimport cython
 from libc.string cimport memchr
 
 include "_lp_memory.pxi"
