@@ -31,7 +31,7 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 RUNS = int(os.environ.get("TSENGINE_CRASH_RUNS", "20"))
-INTERVAL_RUNS = int(os.environ.get("TSENGINE_CRASH_INTERVAL_RUNS", "4"))
+INTERVAL_RUNS = int(os.environ.get("TSENGINE_CRASH_INTERVAL_RUNS", "3"))
 CHILD_TIMEOUT = 20.0  # seconds a child may take to reach its kill point
 
 
@@ -110,7 +110,7 @@ def run_and_kill(path: Path, durability: str, run: int, rng) -> tuple[list, tupl
     reader.start()
 
     # Kill after a random number of acknowledgements and a random extra delay
-    target = int(rng.integers(1, 40))
+    target = int(rng.integers(1, 30))
     deadline = time.monotonic() + CHILD_TIMEOUT
     for _ in range(target):
         if not acks.acquire(timeout=max(0.0, deadline - time.monotonic())):
