@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -10,8 +11,10 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from tsengine.core import reader
+from tsengine.core.budget import MemoryBudget
 from tsengine.core.compactor import Compactor
 from tsengine.core.normalize import (
     Batch,
@@ -20,9 +23,11 @@ from tsengine.core.normalize import (
     normalize,
     to_arrow,
 )
+from tsengine.core.retention import clip_start, expire, horizon
 from tsengine.core.stats import table_stats
 from tsengine.core.table import Table
 from tsengine.errors import ClosedError, Error, SchemaError, TableNotFoundError
+from tsengine.rollup.manager import Rollups
 from tsengine.schema import DEFAULT_RING_CAPACITY, TableDef, parse_retention
 from tsengine.timeconv import ns_to_arrow, to_ns
 
@@ -70,6 +75,8 @@ class Engine:
         *,
         durability: str = "interval",
         sync_interval: float = 0.1,
+        memory_budget: int | None = None,
+        budget_timeout: float = 5.0,
         **storage_options: Any,
     ) -> None:
         if durability not in ("sync", "interval", "none"):
@@ -81,6 +88,11 @@ class Engine:
         self._listeners: dict[str, list[Listener]] = {}
         self._closed = False
         self._compactor = Compactor()
+        self._budget = (
+            None
+            if memory_budget is None
+            else MemoryBudget(memory_budget, budget_timeout, self._tables.values)
+        )
         self.path = path
         self.durability = durability
         self._store = None
@@ -94,6 +106,7 @@ class Engine:
                 **storage_options,
             )
             self._store.recover(self)
+        self._rollups = Rollups(self)
 
     # -- tables ------------------------------------------------------------------
 
@@ -218,11 +231,38 @@ class Engine:
         if not arrow:
             return 0
         tag_list = tags if tags is None or isinstance(tags, dict) else list(tags)
+        if self._budget is not None and _log:
+            # Rows cost at least their Arrow size once stored: wait for room first.
+            self._budget.admit(sum(t.nbytes for t in arrow.values()))
         with ExitStack() as stack:
             stack.enter_context(self._ddl_lock)
             plan = self._plan(arrow, tag_list, unit, stack)
             self._commit(plan, _log)
+        for name in arrow:
+            self._expire(self._tables[name], wait=True)
         return sum(t.num_rows for t in arrow.values())
+
+    def _expire(self, table: Table, wait: bool) -> None:
+        """Apply retention at most once a second; readers skip it if a writer holds
+        the table (the writer applies it)."""
+        if table.definition.retention is None:
+            return
+        now = time.monotonic()
+        if now - table.expired_check < 1.0 or not table.lock.acquire(blocking=wait):
+            return
+        try:
+            table.expired_check = now
+            expire(table)
+        finally:
+            table.lock.release()
+
+    def export(self, table: str, path: Any, **options: Any) -> int:
+        """Write ``table`` to a Parquet file; see :func:`tsengine.export.export_parquet`
+        (``start``, ``end``, ``where``, ``fields`` restrict it like :meth:`read`).
+        Returns the rows written."""
+        from tsengine.export import export_parquet
+
+        return export_parquet(self, table, path, **options)
 
     def _plan(
         self,
@@ -407,7 +447,8 @@ class Engine:
             Fields to return (default: all).
         """
         t = self._table(table)
-        lo = None if start is None else to_ns(start)
+        self._expire(t, wait=False)
+        lo = clip_start(t, None if start is None else to_ns(start))
         hi = None if end is None else to_ns(end)
         parts = reader.snapshot(t, self._keys(t, where), reader.range_selector(lo, hi))
         return reader.to_arrow_table(t, parts, self._fields(t, fields))
@@ -423,14 +464,21 @@ class Engine:
         if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
             raise ValueError(f"n={n!r} must be a positive integer")
         t = self._table(table)
+        self._expire(t, wait=False)
         keys = self._keys(t, where)
         names = self._fields(t, fields)
-        if len(keys) == 1:
+        if len(keys) == 1 and t.definition.retention is None:
             result = reader.latest_one(t, keys[0], int(n), names)
             if result is not None:
                 return result
         parts = reader.snapshot(t, keys, reader.latest_selector(int(n)))
-        return reader.to_arrow_table(t, parts, names)
+        out = reader.to_arrow_table(t, parts, names)
+        limit = horizon(t)
+        if limit is not None:  # a partly expired chunk may still hold older points
+            out = out.filter(
+                pc.greater_equal(out.column("time").cast(pa.int64()), limit)
+            )
+        return out
 
     def aggregate(
         self,
@@ -476,7 +524,8 @@ class Engine:
             raise ValueError(f"aggs={aggs!r} must name at least one field aggregate")
         t = self._table(table)
         names = self._fields(t, list(aggs))
-        lo = None if start is None else to_ns(start)
+        self._expire(t, wait=False)
+        lo = clip_start(t, None if start is None else to_ns(start))
         hi = None if end is None else to_ns(end)
         # Right-closed windows include their end instant: read one ns further.
         read_hi = hi + 1 if hi is not None and closed == "right" else hi
@@ -542,6 +591,51 @@ class Engine:
             )
         return list(fields)
 
+    # -- rollups -----------------------------------------------------------------
+
+    def create_rollup(
+        self,
+        name: str,
+        source: str,
+        every: Any,
+        aggs: dict[str, list[str]],
+        by: list[str] | None = None,
+        lateness: Any = "0s",
+        retention: str | int | None = None,
+        late: str = "drop",
+        *,
+        offset: Any = None,
+        alpha: float = 0.01,
+    ):
+        """Create a continuous rollup of ``source``: a table ``name`` of windowed
+        aggregates (tags ``by``, fields ``f"{field}_{agg}"``) kept up to date on
+        ingest. Windows close when the watermark (greatest source time minus
+        ``lateness``) passes their end; ``late="drop"`` counts and drops later
+        points, ``late="side"`` writes them to ``f"{name}_late"``. Existing source
+        rows are aggregated at once. Semantics: :mod:`tsengine.rollup`.
+
+        Returns
+        -------
+        tsengine.rollup.RollupSpec
+        """
+        return self._rollups.create(
+            name, source, every, aggs, by=by, lateness=lateness,
+            retention=retention, late=late, offset=offset, alpha=alpha,
+        )  # fmt: skip
+
+    def subscribe(self, name: str, timeout: float | None = None, *, maxsize=1024):
+        """Iterator of RecordBatches, one per write that closes windows of rollup
+        ``name`` (see :mod:`tsengine.rollup.subscribe`)."""
+        return self._rollups.subscribe(name, timeout=timeout, maxsize=maxsize)
+
+    def rollups(self) -> list[str]:
+        """Names of every rollup, sorted."""
+        return self._rollups.names()
+
+    def drop_rollup(self, name: str) -> None:
+        """Stop maintaining rollup ``name``; its table stays readable."""
+        self._rollups.drop(name)
+
     # -- housekeeping ------------------------------------------------------------
 
     def stats(self) -> dict[str, Any]:
@@ -549,13 +643,14 @@ class Engine:
 
         Returns ``{"tables": {name: {...}}}`` (see
         :func:`tsengine.core.stats.table_stats` for every key), plus ``"storage"``
-        for a durable engine.
+        for a durable engine and ``"rollups"`` (``{name: figures}``).
         """
         result: dict[str, Any] = {
             "tables": {name: table_stats(t) for name, t in list(self._tables.items())}
         }
         if self._store is not None:
             result["storage"] = self._store.stats()
+        result["rollups"] = self._rollups.stats()
         return result
 
     def flush(self) -> None:
