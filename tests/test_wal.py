@@ -102,6 +102,20 @@ def test_golden_log_replays(tmp_path):
     assert values[0] == 0.5 and math.isnan(values[1])
 
 
+def test_accelerated_crc32_matches_zlib():
+    import zlib
+
+    from tsengine.storage._crc import crc32
+
+    rng = np.random.default_rng(5)
+    for size in (0, 1, 7, 64, 4096, 100_003):
+        data = rng.bytes(size)
+        seed = int(rng.integers(0, 2**32))
+        assert crc32(data) == zlib.crc32(data)
+        assert crc32(data, seed) == zlib.crc32(data, seed)
+        assert crc32(memoryview(data)[3:], seed) == zlib.crc32(data[3:], seed)
+
+
 def test_round_trip_and_sequences(tmp_path):
     items = payloads(40)
     assert write_log(tmp_path, items) == list(range(1, 41))

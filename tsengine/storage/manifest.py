@@ -19,10 +19,10 @@ apart from a valid file.
 from __future__ import annotations
 
 import json
-import zlib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from tsengine.storage._crc import crc32
 from tsengine.storage._fsio import atomic_write
 from tsengine.storage.diagnostics import StorageFormatError, corruption
 
@@ -109,7 +109,7 @@ def save_manifest(directory: str | Path, manifest: Manifest) -> None:
     itself is indented so people can read it.
     """
     body = _body(manifest)
-    body["crc32"] = zlib.crc32(_canonical(body))
+    body["crc32"] = crc32(_canonical(body))
     text = json.dumps(body, indent=1, ensure_ascii=False) + "\n"
     atomic_write(Path(directory) / MANIFEST_NAME, [text.encode()])
 
@@ -137,7 +137,7 @@ def load_manifest(directory: str | Path) -> Manifest | None:
         crc = body.pop("crc32")
     except (ValueError, AttributeError, KeyError) as exc:
         raise corruption(path, 0, f"manifest is not valid: {exc!r}") from exc
-    if zlib.crc32(_canonical(body)) != crc:
+    if crc32(_canonical(body)) != crc:
         raise corruption(path, 0, "manifest crc32 mismatch")
     if body.get("format") != "tsengine" or body.get("version") != FORMAT_VERSION:
         raise StorageFormatError(

@@ -27,13 +27,13 @@ from __future__ import annotations
 import json
 import os
 import struct
-import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import NamedTuple
 
 from tsengine.errors import CorruptionError
+from tsengine.storage._crc import crc32
 from tsengine.storage._fsio import atomic_write
 from tsengine.storage.diagnostics import StorageFormatError, corruption
 
@@ -169,7 +169,7 @@ def write_segment(path: str | Path, chunks: Iterable[Chunk]) -> SegmentInfo:
     def parts() -> Iterator[bytes]:
         # Header, then each chunk's descriptor and blocks, then footer and trailer
         head = struct.pack("<6sH", MAGIC, FORMAT_VERSION)
-        yield head + struct.pack("<I", zlib.crc32(head))
+        yield head + struct.pack("<I", crc32(head))
         pos = HEADER.size
         for chunk in chunks:
             entry = ChunkEntry(
@@ -184,7 +184,7 @@ def write_segment(path: str | Path, chunks: Iterable[Chunk]) -> SegmentInfo:
             )
             # Block offsets depend on the descriptor's length, which depends on them
             blocks, desc = _place_blocks(entry, chunk.blocks)
-            crc = zlib.crc32(desc)
+            crc = crc32(desc)
             yield CHUNK_HEAD.pack(CHUNK_MAGIC, len(desc), crc)
             yield desc
             yield from chunk.blocks.values()
@@ -193,7 +193,7 @@ def write_segment(path: str | Path, chunks: Iterable[Chunk]) -> SegmentInfo:
             pos = blocks.end
         footer = b"".join(index)
         yield footer
-        yield TRAILER.pack(pos, len(footer), zlib.crc32(footer), TRAILER_MAGIC)
+        yield TRAILER.pack(pos, len(footer), crc32(footer), TRAILER_MAGIC)
 
     return SegmentInfo(atomic_write(path, parts()), entries)
 
@@ -201,7 +201,7 @@ def write_segment(path: str | Path, chunks: Iterable[Chunk]) -> SegmentInfo:
 def _place_blocks(entry: ChunkEntry, blocks: dict) -> tuple[ChunkEntry, bytes]:
     # Iterate to a fixed point: each pass can only lengthen the descriptor's digits
     lengths = [
-        (str(name), memoryview(b).nbytes, zlib.crc32(b)) for name, b in blocks.items()
+        (str(name), memoryview(b).nbytes, crc32(b)) for name, b in blocks.items()
     ]
     start = entry.offset + CHUNK_HEAD.size
     desc_len = 0
@@ -255,7 +255,7 @@ class SegmentReader:
             self.errors.append(corruption(self.path, 0, "segment header cut short"))
             return []
         magic, version, crc = HEADER.unpack(head)
-        if magic != MAGIC or zlib.crc32(head[:-4]) != crc:
+        if magic != MAGIC or crc32(head[:-4]) != crc:
             self.errors.append(corruption(self.path, 0, "damaged segment header"))
         elif version != FORMAT_VERSION:
             raise StorageFormatError(
@@ -274,7 +274,7 @@ class SegmentReader:
                 self.errors.append(corruption(self.path, pos, "unindexed bytes"))
             raw = self._read(at, CHUNK_HEAD.size + length)
             entry = self._parse_inline(raw, 0, at)
-            if entry is None or zlib.crc32(raw[CHUNK_HEAD.size :]) != crc:
+            if entry is None or crc32(raw[CHUNK_HEAD.size :]) != crc:
                 self.errors.append(
                     corruption(self.path, at, "damaged chunk descriptor")
                 )
@@ -301,7 +301,7 @@ class SegmentReader:
             problem, where = "malformed footer", footer_at
         else:
             raw = self._read(footer_at, length)
-            if zlib.crc32(raw) == crc:
+            if crc32(raw) == crc:
                 return footer_at, list(FOOTER_ENTRY.iter_unpack(raw))
             problem, where = "footer crc32 mismatch", footer_at
         self.errors.append(corruption(self.path, where, problem + "; scanning chunks"))
@@ -339,7 +339,7 @@ class SegmentReader:
             return None
         magic, length, crc = CHUNK_HEAD.unpack_from(data, pos)
         raw = data[pos + CHUNK_HEAD.size : pos + CHUNK_HEAD.size + length]
-        if magic != CHUNK_MAGIC or len(raw) != length or zlib.crc32(raw) != crc:
+        if magic != CHUNK_MAGIC or len(raw) != length or crc32(raw) != crc:
             return None
         try:
             entry = _entry(json.loads(raw), base + pos)
@@ -362,7 +362,7 @@ class SegmentReader:
         for block_name, offset, length, crc in entry.blocks:
             if block_name == name:
                 data = self._read(offset, length)
-                if len(data) != length or zlib.crc32(data) != crc:
+                if len(data) != length or crc32(data) != crc:
                     raise corruption(
                         self.path,
                         offset,

@@ -27,13 +27,13 @@ from __future__ import annotations
 import os
 import threading
 import warnings
-import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple
 
 from tsengine.errors import CorruptionError
 from tsengine.storage import walformat as fmt
+from tsengine.storage._crc import crc32
 from tsengine.storage._fsio import fsync_dir, write_all
 from tsengine.storage.diagnostics import StorageError, StorageWarning, corruption
 
@@ -245,7 +245,7 @@ class WriteAheadLog:
             start = rec.payload_offset
             payload = data[start : start + rec.length]
             head = fmt.RECORD_HEADER.unpack_from(data, rec.offset)
-            if len(payload) != rec.length or zlib.crc32(payload) != head[6]:
+            if len(payload) != rec.length or crc32(payload) != head[6]:
                 raise corruption(rec.path, rec.offset, "record changed since open")
             yield Record(rec.seq, rec.kind, payload, rec.path, rec.offset)
 
@@ -283,7 +283,7 @@ class WriteAheadLog:
             raise ValueError(f"unknown log record kind {kind!r}")
         crc = 0
         for part in parts:
-            crc = zlib.crc32(part, crc)
+            crc = crc32(part, crc)
 
         with self._lock:
             self._check_usable()

@@ -22,11 +22,11 @@ from __future__ import annotations
 
 import os
 import struct
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from tsengine.errors import CorruptionError
+from tsengine.storage._crc import crc32
 from tsengine.storage._fsio import fsync_dir
 from tsengine.storage.diagnostics import corruption
 
@@ -54,14 +54,14 @@ def file_name(first_seq: int) -> str:
 def pack_file_header(first_seq: int) -> bytes:
     """The 20-byte header that starts every log file."""
     head = struct.pack("<6sHQ", FILE_MAGIC, FORMAT_VERSION, first_seq)
-    return head + struct.pack("<I", zlib.crc32(head))
+    return head + struct.pack("<I", crc32(head))
 
 
 def pack_record_header(kind: int, seq: int, length: int, payload_crc: int) -> bytes:
     """The 28-byte header of one record whose payload has ``length`` bytes and crc32
     ``payload_crc``."""
     head = struct.pack("<4sBBHIQI", RECORD_MAGIC, kind, 0, 0, length, seq, payload_crc)
-    return head + struct.pack("<I", zlib.crc32(head))
+    return head + struct.pack("<I", crc32(head))
 
 
 @dataclass(frozen=True)
@@ -112,14 +112,14 @@ def _check_record(data: bytes, pos: int) -> tuple[int, int, int] | str:
     )
     if magic != RECORD_MAGIC:
         return f"bad record magic {magic!r}"
-    if zlib.crc32(data[pos : pos + RECORD_HEADER.size - 4]) != hcrc:
+    if crc32(data[pos : pos + RECORD_HEADER.size - 4]) != hcrc:
         return "record header crc32 mismatch"
     if kind not in KINDS or flags or reserved or length > MAX_PAYLOAD:
         return f"invalid record header (kind {kind}, length {length})"
     start = pos + RECORD_HEADER.size
     if start + length > size:
         return f"payload cut short ({size - start} of {length} bytes)"
-    if zlib.crc32(data[start : start + length]) != pcrc:
+    if crc32(data[start : start + length]) != pcrc:
         return "payload crc32 mismatch"
     return kind, seq, length
 
@@ -164,7 +164,7 @@ def scan_file(path: Path, data: bytes, *, is_last: bool, prev_seq: int) -> FileS
             scan.errors.append(corruption(path, 0, "file header cut short"))
         return scan
     magic, version, _first, crc = FILE_HEADER.unpack_from(data, 0)
-    if magic != FILE_MAGIC or zlib.crc32(data[: FILE_HEADER.size - 4]) != crc:
+    if magic != FILE_MAGIC or crc32(data[: FILE_HEADER.size - 4]) != crc:
         scan.errors.append(corruption(path, 0, "damaged log file header"))
     elif version != FORMAT_VERSION:
         scan.errors.append(corruption(path, 0, f"unknown log format version {version}"))
