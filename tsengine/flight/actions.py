@@ -10,7 +10,7 @@ create_table   {"name", "tags", "fields", "ring_capacity",  the table definition
                "duplicates", "retention", "exist_ok"}
 create_rollup  {"name", "source", "every", "aggs", ...}     the rollup as described by
                                                             the engine
-drop           {"name"}                                     {"dropped": name}
+drop           {"name"}                                     {"dropped": name, "kind"}
 =============  ===========================================  ===========================
 """
 
@@ -23,7 +23,7 @@ from typing import Any
 
 from tsengine.flight.commands import decode
 from tsengine.flight.errors import RequestError, UnsupportedError
-from tsengine.flight.queries import durable_seq
+from tsengine.flight.queries import durable_seq, rollup_names
 
 Handler = Callable[[Any, dict], dict]
 
@@ -89,11 +89,18 @@ def _drop(server, body: dict) -> dict:
     name = body.get("name")
     if not isinstance(name, str):
         raise RequestError(f"drop needs a string 'name', got {name!r}")
-    drop = getattr(server.engine, "drop_table", None)
+    engine = server.engine
+    if name in rollup_names(engine):
+        # the engine stops maintaining the rollup; its table stays readable
+        engine.drop_rollup(name)
+        return {"dropped": name, "kind": "rollup"}
+    drop = getattr(engine, "drop_table", None)
     if drop is None:
-        raise UnsupportedError("this engine has no drop_table() yet")
+        raise UnsupportedError(
+            f"cannot drop table {name!r}: this engine has no drop_table() yet"
+        )
     drop(name)
-    return {"dropped": name}
+    return {"dropped": name, "kind": "table"}
 
 
 #: Action name -> (description for ListActions, handler, takes a body).
