@@ -352,7 +352,10 @@ def test_drop_action(client, engine):
         with pytest.raises(pa.ArrowNotImplementedError, match="drop_table"):
             _action(client, "drop", {"name": "pump"})
         return
-    assert _action(client, "drop", {"name": "pump"}) == {"dropped": "pump"}
+    assert _action(client, "drop", {"name": "pump"}) == {
+        "dropped": "pump",
+        "kind": "table",
+    }
     assert "pump" not in engine.tables()
 
 
