@@ -44,9 +44,9 @@ from tsengine.demo.replay import (
 from tsengine.demo.view import PlainView, Snapshot
 
 #: Seconds of signal per tick: least (paced) and most (catching up or flat out).
-MIN_TICK_S = 0.02
+MIN_TICK_S = 0.05
 MAX_TICK_S = 0.25
-FLAT_OUT_TICK_S = 0.05
+FLAT_OUT_TICK_S = 0.1
 #: Share of the run over which the recordings are replayed.
 REPLAY_SHARE = 0.6
 VIEW_EVERY_S = 0.5
@@ -110,19 +110,16 @@ def _points(table: pa.Table, tags: list[str]) -> int:
     )
 
 
-def _table_sums(engine, tables: list[str]) -> dict[str, int]:
-    """Sums over ``tables`` of their ``stats()`` counters (rows, series, bytes)."""
-    stats = engine.stats()["tables"]
+def _table_sums(stats: dict, tables: list[str]) -> dict[str, int]:
+    """Sums over ``tables`` of their ``engine.stats()`` counters: rows (``points``),
+    series and bytes, plus ``segment_bytes`` and ``wal_bytes`` on disk."""
+    per = stats["tables"]
     keys = ("points", "series", "raw_bytes", "sealed_bytes", "memory_bytes")
-    return {k: sum(stats.get(t, {}).get(k, 0) for t in tables) for k in keys}
-
-
-def _disk_bytes(engine, tables: list[str]) -> tuple[int, int]:
-    """(segment bytes, log bytes) of ``tables`` on disk."""
-    per = engine.stats().get("storage", {}).get("tables", {})
-    seg = sum(per.get(t, {}).get("segment_bytes", 0) for t in tables)
-    wal = sum(per.get(t, {}).get("wal_bytes", 0) for t in tables)
-    return seg, wal
+    out = {k: sum(per.get(t, {}).get(k, 0) for t in tables) for k in keys}
+    disk = stats.get("storage", {}).get("tables", {})
+    for key in ("segment_bytes", "wal_bytes"):
+        out[key] = sum(disk.get(t, {}).get(key, 0) for t in tables)
+    return out
 
 
 def _engine_kpis(engine) -> list[kpi.Kpi]:
@@ -159,8 +156,11 @@ def run_demo(config: DemoConfig, view=None) -> dict:
         url = f"grpc://127.0.0.1:{server.port}"
         consumer = ConsumerProcess(url, config.consumer_interval)
 
-        # warm-up: the first 20 ms of signal compile and touch every write path
-        start_ns = time.time_ns() // 10**9 * 10**9
+        # the feed's clock starts a little before the last whole minute, so that a
+        # 1-minute KPI window closes during the run, and never runs ahead of now
+        minute = 60 * 10**9
+        lead = int(min(10.0, config.duration / 2) * 10**9) // 10**9 * 10**9
+        start_ns = time.time_ns() // minute * minute - max(lead, 10**9)
         fleet = VibrationFleet(
             config.assets,
             config.sample_rate,
@@ -168,6 +168,7 @@ def run_demo(config: DemoConfig, view=None) -> dict:
             faulty=config.assets // 3,
             fault_ramp_s=max(config.duration, 1.0),
         )
+        # warm-up: the first tick of signal compiles and touches every write path
         warm = max(1, int(config.sample_rate * MIN_TICK_S))
         engine.write_many({TABLE: fleet.next_batch(warm)}, tags=tags)
         written = warm * config.assets
@@ -186,13 +187,13 @@ def run_demo(config: DemoConfig, view=None) -> dict:
         flush_start = time.perf_counter()
         engine.flush()
         flush_s = time.perf_counter() - flush_start
-        sums = _table_sums(engine, tables)
-        per_table = engine.stats()["tables"]
+        stats = engine.stats()
+        sums = _table_sums(stats, tables)
+        per_table = stats["tables"]
         raw = sum(  # every stored row as int64 time plus 8 bytes per field
             per_table[t]["points"] * 8 * (1 + len(engine.definition(t).fields))
             for t in tables
         )
-        segment_bytes, wal_bytes = _disk_bytes(engine, tables)
 
         # the drifting asset as the engine sees it, and its chart
         items = _engine_kpis(engine)
@@ -228,9 +229,11 @@ def run_demo(config: DemoConfig, view=None) -> dict:
             else None,
             "memory_bytes": sums["memory_bytes"],
             "raw_bytes": raw,
-            "segment_bytes": segment_bytes,
-            "wal_bytes": wal_bytes,
-            "disk_compression_ratio": raw / segment_bytes if segment_bytes else None,
+            "segment_bytes": sums["segment_bytes"],
+            "wal_bytes": sums["wal_bytes"],
+            "disk_compression_ratio": raw / sums["segment_bytes"]
+            if sums["segment_bytes"]
+            else None,
             "flush_s": round(flush_s, 3),
             "rollups": list(kpi.ROLLUPS),
             "kpi_windows_1s": len(items),
@@ -322,10 +325,10 @@ class _Loop:
         s.rate = (points - p0) / (now - t0) if now > t0 else 0.0
         s.mean_rate = points / elapsed if elapsed else 0.0
         s.offered_rate = None if self.config.flat_out else self.fleet.points_per_second
-        sums = _table_sums(self.engine, tables)
+        sums = _table_sums(self.engine.stats(), tables)
         s.rows_stored = sums["points"]
         s.sealed_raw_bytes, s.sealed_bytes = sums["raw_bytes"], sums["sealed_bytes"]
-        s.disk_bytes = sum(_disk_bytes(self.engine, tables))
+        s.disk_bytes = sums["segment_bytes"] + sums["wal_bytes"]
         s.replay = self.replay.progress()
         newest = kpi.latest_per_asset(kpi.kpis(self.engine.latest(kpi.KPI_1S)))
         for asset, k in newest.items():
