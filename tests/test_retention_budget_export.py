@@ -1,0 +1,104 @@
+"""Retention by age, the memory budget, and Parquet export read back three ways."""
+
+from __future__ import annotations
+
+import time
+
+import duckdb
+import numpy as np
+import pandas as pd
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+import tsengine
+
+HOUR = 3600 * 10**9
+
+
+def test_retention_drops_old_points_from_reads_and_memory():
+    now = time.time_ns()
+    e = tsengine.Engine()
+    e.create_table(
+        "t", tags=["a"], fields={"v": "float64"}, ring_capacity=64, retention="1h"
+    )
+    old = now - 3 * HOUR + np.arange(500, dtype=np.int64) * 10**9
+    new = now - 10 * 60 * 10**9 + np.arange(100, dtype=np.int64) * 10**9
+    e.write(
+        "t",
+        {
+            "time": np.concatenate([old, new]),
+            "a": ["x"] * 600,
+            "v": np.arange(600, dtype=float),
+        },
+    )
+    got = e.read("t")
+    assert got.column("time").cast(pa.int64()).to_pylist() == new.tolist()
+    st = e.stats()["tables"]["t"]
+    assert st["points"] == 100  # gone from memory too, not only hidden
+    assert e.latest("t", n=200).num_rows == 100
+
+
+def test_memory_budget_refuses_with_a_clear_error_and_stores_nothing():
+    e = tsengine.Engine(memory_budget=3_000_000, budget_timeout=0.2)
+    e.create_table("t", tags=["a"], fields={"v": "float64"}, ring_capacity=4096)
+    # Each series reserves 4096 * 16 bytes; forty of them fit, a hundred do not.
+    e.write(
+        "t",
+        {
+            "time": np.zeros(40, np.int64),
+            "a": [f"s{i}" for i in range(40)],
+            "v": np.zeros(40),
+        },
+    )
+    with pytest.raises(tsengine.BudgetError, match="memory budget of 3000000 bytes"):
+        e.write(
+            "t",
+            {
+                "time": np.arange(2_000_000, dtype=np.int64),
+                "a": ["s0"] * 2_000_000,
+                "v": np.zeros(2_000_000),
+            },
+        )
+    assert e.stats()["tables"]["t"]["points"] == 40
+    assert isinstance(tsengine.BudgetError("x"), MemoryError)
+
+
+def test_parquet_export_reads_back_identically(tmp_path):
+    e = tsengine.Engine()
+    n = 1000
+    e.write(
+        "pump",
+        {
+            "time": np.arange(n, dtype=np.int64) * 10**6 - 5 * 10**6,
+            "site": ["A", "B"] * (n // 2),
+            "vibration": pa.array([None if i % 7 == 0 else float(i) for i in range(n)]),
+            "running": pa.array([i % 3 == 0 for i in range(n)]),
+            "count": np.arange(n, dtype=np.int64) - 2**40,
+        },
+    )
+    expected = e.read("pump")
+    path = tmp_path / "pump.parquet"
+    assert e.export("pump", path) == n
+    want = expected.to_pandas()
+    want["site"] = want["site"].astype(str)
+
+    from_arrow = pq.read_table(path).to_pandas()
+    from_arrow["site"] = from_arrow["site"].astype(str)
+    pd.testing.assert_frame_equal(from_arrow, want)
+
+    from_polars = pl.read_parquet(path).to_pandas()
+    from_polars["site"] = from_polars["site"].astype(str)
+    from_polars["time"] = from_polars["time"].astype(want["time"].dtype)
+    pd.testing.assert_frame_equal(from_polars, want, check_dtype=False)
+
+    con = duckdb.connect()
+    rows = con.execute(
+        "SELECT epoch_ns(time), site, vibration, running, count "
+        f"FROM read_parquet('{path}')"
+    ).fetchall()
+    assert rows == [
+        (int(t.value), s, None if v != v else v, r, c)
+        for t, s, v, r, c in want.itertuples(index=False)
+    ]
