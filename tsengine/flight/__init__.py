@@ -6,7 +6,7 @@ Modules, from the wire inwards:
 - :mod:`~tsengine.flight.lifecycle` -- :func:`serve`: location, TLS, auth, signals;
 - :mod:`~tsengine.flight.server` -- the ``FlightServerBase`` and its RPC handlers;
 - :mod:`~tsengine.flight.auth` -- bearer tokens and basic logins as middleware;
-- :mod:`~tsengine.flight.ingest` -- DoPut: atomic batches, acks, read-ahead;
+- :mod:`~tsengine.flight.puts` -- DoPut: atomic batches, acks, read-ahead;
 - :mod:`~tsengine.flight.commands` -- JSON commands: decoding, limits, checks;
 - :mod:`~tsengine.flight.queries` -- running commands, bounded result batches;
 - :mod:`~tsengine.flight.actions` -- DoAction verbs (health, stats, flush, ...);

@@ -41,7 +41,7 @@ import pyarrow as pa
 import pyarrow.flight as flight
 
 from tsengine._config import MAX_BATCH_BYTES
-from tsengine.flight import actions, ingest
+from tsengine.flight import actions, puts
 from tsengine.flight.auth import (
     Authenticator,
     AuthMiddlewareFactory,
@@ -131,7 +131,8 @@ class FlightServer(flight.FlightServerBase):
 
     # -- bookkeeping -----------------------------------------------------------------
 
-    def _add(self, **deltas: int) -> None:
+    def count(self, **deltas: int) -> None:
+        """Add to the server counters (thread-safe)."""
         with self._lock:
             self._counts.update(deltas)
 
@@ -198,7 +199,7 @@ class FlightServer(flight.FlightServerBase):
                         table_stats.get("memory_bytes", -1),
                     )
                 )
-        self._add(list_flights=1)
+        self.count(list_flights=1)
         yield from infos
 
     def get_flight_info(self, context, descriptor):
@@ -220,10 +221,10 @@ class FlightServer(flight.FlightServerBase):
         with translated("DoGet"):
             command = parse(ticket.ticket, "ticket")
             table = run(self.engine, command)
-        self._add(gets=1)
+        self.count(gets=1)
         if table.nbytes <= MAX_BATCH_BYTES:
             # one message: straight to C++, no Python per batch (latest, small reads)
-            self._add(rows_sent=table.num_rows)
+            self.count(rows_sent=table.num_rows)
             return flight.RecordBatchStream(table)
         reader = pa.RecordBatchReader.from_batches(
             table.schema, self._stream(table, context)
@@ -233,23 +234,23 @@ class FlightServer(flight.FlightServerBase):
     def _stream(self, table: pa.Table, context):
         # The generator owns the result: when the client goes away the stream is
         # dropped, the generator closed, and the result freed with it.
-        self._add(active_streams=1)
+        self.count(active_streams=1)
         try:
             for batch in bounded_batches(table):
                 if context.is_cancelled() or self._stopping.is_set():
                     return
-                self._add(rows_sent=batch.num_rows)
+                self.count(rows_sent=batch.num_rows)
                 yield batch
         finally:
-            self._add(active_streams=-1)
+            self.count(active_streams=-1)
 
     # -- writes ----------------------------------------------------------------------
 
     def do_put(self, context, descriptor, reader, writer):
         with translated("DoPut"):
             command = self._command(descriptor, ("write",))
-        self._add(puts=1)
-        ingest.receive(self, command, reader, writer)
+        self.count(puts=1)
+        puts.receive(self, command, reader, writer)
 
     # -- actions ---------------------------------------------------------------------
 
@@ -257,7 +258,7 @@ class FlightServer(flight.FlightServerBase):
         with translated("DoAction"):
             body = action.body.to_pybytes() if action.body is not None else b""
             result = actions.run_action(self, action.type, body)
-        self._add(actions=1)
+        self.count(actions=1)
         return [result]
 
     def list_actions(self, context):
@@ -287,7 +288,7 @@ class FlightServer(flight.FlightServerBase):
             subscription.close()
             with self._lock:
                 self._subscriptions.discard(subscription)
-            self._add(rows_streamed=subscription.rows_sent)
+            self.count(rows_streamed=subscription.rows_sent)
 
     def _pump(self, subscription: Subscription, context, writer) -> None:
         """Send queued rows until the call is cancelled or the server stops."""

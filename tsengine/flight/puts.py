@@ -122,7 +122,7 @@ def _store(server: Any, table: str, batch: pa.RecordBatch, args: dict) -> int:
         return 0
     unit = {"unit": args["unit"]} if "unit" in args else {}
     rows = server.engine.write(table, batch, tags=args.get("tags"), **unit)
-    server._add(batches=1, rows_written=rows)
+    server.count(batches=1, rows_written=rows)
     return rows
 
 
