@@ -162,7 +162,7 @@ def choose_payload(v: np.ndarray, kind: str) -> tuple[str, bytes]:
     names = ["delta", "dod"] if kind == "time" else ["for", "delta"]
     if kind != "time":
         runs = 1 + int(np.count_nonzero(v[1:] != v[:-1]))
-        if runs * 2 <= len(v):
+        if runs * 3 <= len(v):
             names.append("rle")
     best = ("raw", encode_payload(v, "raw"))
     for name in names:
