@@ -157,7 +157,7 @@ def fmt(x: float | None) -> str:
         return f"{x:.1f}"
     if a >= 1:
         return f"{x:.2f}"
-    return f"{x:.3g}"
+    return f"{x:#.3g}"
 
 
 def _met(value: bool | None) -> str:
