@@ -80,15 +80,15 @@ def parse_target(text: str) -> list:
 # -- suites -------------------------------------------------------------------------
 
 
-def _core(quick: bool) -> list[Figure]:
-    import bench_core
-
+def _from_rows(suite: str, rows: list[dict]) -> list[Figure]:
+    """Figures from dicts with ``benchmark``, ``unit``, ``tsengine``,
+    ``baseline_name``, ``baseline`` and ``target`` (the core and window suites)."""
     out = []
-    for r in bench_core.core_figures(quick):
+    for r in rows:
         lower = r["target"].lstrip().startswith("<=")
         out.append(
             Figure(
-                "core",
+                suite,
                 r["benchmark"],
                 r["unit"],
                 r["tsengine"],
@@ -100,6 +100,38 @@ def _core(quick: bool) -> list[Figure]:
             )
         )
     return out
+
+
+def _core(quick: bool) -> list[Figure]:
+    import bench_core
+
+    return _from_rows("core", bench_core.core_figures(quick))
+
+
+def _window(quick: bool) -> list[Figure]:
+    import bench_window
+
+    return _from_rows("window", bench_window.window_figures(quick, 3 if quick else 5))
+
+
+def _rollup(quick: bool) -> list[Figure]:
+    import bench_rollup
+
+    sizes = dict(total=500_000, repeat=2) if quick else {}
+    f = bench_rollup.figures(**sizes)
+    return [
+        Figure(
+            "rollup",
+            f"ingest with a {label} rollup, {f['points']:,} points",
+            "M points/s",
+            f[f"rollup_{key}_points_per_s"] / 1e6,
+            "the same ingest without rollups",
+            f["baseline_points_per_s"] / 1e6,
+            target=">= 0.8x baseline",
+            targets=[(">=", 0.8, "advantage")],
+        )
+        for key, label in (("1s", "1-second"), ("1m", "1-minute"))
+    ]
 
 
 def _bare_latency_ms(calls: int) -> float:
@@ -308,13 +340,13 @@ SUITES: dict[str, tuple[str, Callable, str]] = {
     "core": ("bench_core.py", _core, "engine writes, reads and memory"),
     "ingest": ("bench_lineprotocol.py", _ingest, "line protocol and CSV parsing"),
     "durability": ("bench_durability.py", _durability, "durable writes"),
+    "window": ("bench_window.py", _window, "windowed aggregation"),
+    "rollup": ("bench_rollup.py", _rollup, "rollup maintenance during ingest"),
     "compression": ("compression_table.py", _compression, "codec sizes and speed"),
     "flight": ("bench_flight.py", _flight, "Arrow Flight endpoint"),
 }
 #: Benchmark modules without a figure function in this report (yet), and why.
 PENDING = {
-    "window": ("bench_window.py", "windowed aggregation against pandas and polars"),
-    "rollup": ("bench_rollup.py", "rollup maintenance during ingest"),
     "codecs": (
         "bench_codecs.py",
         "pytest-benchmark cases only; codec speed is in the compression suite",

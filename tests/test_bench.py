@@ -67,10 +67,11 @@ def test_quick_core_report_numbers(tmp_path, capsys):
 
 def test_missing_suite_is_reported_not_invented(tmp_path, capsys):
     out = tmp_path / "report"
-    code = main(["bench", "--quick", "--only", "window", "--out", str(out)])
+    code = main(["bench", "--quick", "--only", "codecs", "--out", str(out)])
     assert code == 0
     report = (out / "report.md").read_text()
-    assert "## Not measured in this run" in report and "**window**" in report
+    assert "## Not measured in this run" in report and "**codecs**" in report
+    assert "bench_codecs.py has no figure function" in report
     assert json.loads((out / "figures.json").read_text())["figures"] == []
     assert figure_rows(report) == []
 
@@ -124,6 +125,7 @@ def test_full_quick_run_reports_every_suite(tmp_path, capsys):
     out = tmp_path / "report"
     code = main(["bench", "--quick", "--out", str(out)])
     assert code == 0, capsys.readouterr().err
-    suites = {"core", "ingest", "durability", "compression", "flight"}
+    suites = {"core", "ingest", "durability", "window", "rollup", "compression"}
+    suites.add("flight")
     figures = check_report(out, suites)
     assert len(figures) >= 20

@@ -6,9 +6,8 @@ reported with the ratio, the target it is held to, and the machine it ran on. Th
 suites live in the repository's benchmarks/ folder (run this from a clone); each also
 runs under plain `pytest benchmarks/`.
 
-Suites: core, ingest, durability, compression, flight (and window, rollup once their
-figure functions exist). --quick uses smaller sizes (about 2 minutes); the default is
-the full run.
+Suites: core, ingest, durability, window, rollup, compression, flight. --quick uses
+smaller sizes (about 2 minutes); the default is the full run.
 
 examples:
   tsengine bench --quick
