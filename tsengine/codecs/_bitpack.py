@@ -10,6 +10,10 @@ Every kernel here trusts its caller: positions and widths are validated by the c
 that owns the format before a kernel touches the buffer. Integers are ``uint64``
 throughout because mixing signed and unsigned 64-bit values makes Numba fall back to
 float64.
+
+Numba's on-disk cache does not notice when a kernel called from another module
+changes: after editing a kernel here, delete ``tsengine/codecs/__pycache__/*.nb?`` (or
+run with ``TSENGINE_NUMBA_CACHE=0``) so that its callers are compiled again.
 """
 
 from __future__ import annotations
@@ -53,11 +57,15 @@ def _width(x):
 def _pack(src, lo, hi, base, w, words, wo):
     """Pack ``(src[lo:hi] - base) & mask(w)`` into ``words`` from word ``wo``.
 
-    ``words`` must be zeroed over the run. Returns the word index after the run.
+    The run's words are cleared first, so ``words`` may come from ``np.empty``.
+    Returns the word index after the run.
     """
     m = hi - lo
     if w == 0:
         return wo
+    end = wo + (m * w + 63) // 64
+    for k in range(wo, end):
+        words[k] = U0
     uw = np.uint64(w)
     mask = _mask(w)
     bitpos = U0
@@ -69,7 +77,7 @@ def _pack(src, lo, hi, base, w, words, wo):
         if sh + uw > U64:
             words[wi + 1] |= v >> (U64 - sh)
         bitpos += uw
-    return wo + (m * w + 63) // 64
+    return end
 
 
 @numba.njit(**NJIT)
@@ -97,7 +105,7 @@ def _unpack(words, wo, m, w, base, out, lo):
 
 def pack_words(values: np.ndarray, w: int) -> np.ndarray:
     """Pack a uint64 array at width ``w`` (no base); returns the uint64 words."""
-    words = np.zeros(words_for(len(values), w), dtype=np.uint64)
+    words = np.empty(words_for(len(values), w), dtype=np.uint64)
     _pack(values, 0, len(values), np.uint64(0), w, words, 0)
     return words
 

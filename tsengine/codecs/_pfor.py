@@ -179,7 +179,7 @@ def encode(values: np.ndarray) -> bytes:
     bases = np.empty(nvec, dtype=np.uint64)
     widths = np.empty(nvec, dtype=np.uint8)
     counts = np.empty(nvec, dtype="<u2")
-    words = np.zeros(n + nvec, dtype=np.uint64)
+    words = np.empty(n + nvec, dtype=np.uint64)
     exc_vals = np.empty(n, dtype=np.uint64)
     exc_pos = np.empty(n, dtype="<u2")
     nw, ne = _encode(src, bases, widths, counts, words, exc_vals, exc_pos)

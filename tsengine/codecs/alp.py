@@ -81,7 +81,7 @@ def encode_alp_payload(x: np.ndarray, delta: bool = True) -> bytes:
     widths = np.empty(nvec, dtype=np.uint8)
     counts = np.empty(nvec, dtype=np.uint16)
     anchors = np.empty(nvec, dtype=np.int64)
-    words = np.zeros(n + nvec, dtype=np.uint64)
+    words = np.empty(n + nvec, dtype=np.uint64)
     exc_vals = np.empty(n, dtype=np.uint64)
     exc_pos = np.empty(n, dtype=np.uint16)
     nw, ne, na = K._encode(
