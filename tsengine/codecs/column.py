@@ -64,7 +64,9 @@ def _float_candidates(x: np.ndarray, codec: str) -> list[tuple[str, bytes]]:
     if codec == "auto":
         found = [alp.choose_payload(x), ("raw", x.astype("<f8").tobytes())]
         if float_dict.worth_trying(x):
-            limit = int(float_dict.MAX_DISTINCT_SHARE * len(x))
+            limit = min(
+                int(float_dict.MAX_DISTINCT_SHARE * len(x)), float_dict.MAX_ENTRIES
+            )
             by_dict = float_dict.encode_payload(x, limit)
             if by_dict is not None:
                 found.append(("dict", by_dict))

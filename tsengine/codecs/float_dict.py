@@ -31,6 +31,8 @@ from tsengine.codecs._frame import CODEC_IDS, CODEC_NAMES, Where
 #: sample cannot decide it: 4,000 levels among 100,000 readings look all distinct in a
 #: sample of 2,000, yet index in 12 bits.
 MAX_DISTINCT_SHARE = 0.5
+#: ... and beyond this many entries, which keeps the hash table within 8 MiB.
+MAX_ENTRIES = 1 << 18
 _MIN_VALUES = 64
 _DICT_CODECS = ("alp", "alp-rd", "raw")
 EMPTY = np.uint64(0xFFFFFFFFFFFFFFFF)
