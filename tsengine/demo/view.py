@@ -55,8 +55,8 @@ def _consumer_line(c: dict) -> str:
     rows = c.get("rows", {})
     lat = c.get("latency_ms", {})
     text = (
-        f"{c.get('polls', 0)} polls; KPI windows {c.get('kpi_windows', 0)}, "
-        f"latest rows {rows.get('latest', 0)}, raw rows {rows.get('raw', 0)}; "
+        f"{c.get('polls', 0)} polls; KPI windows {c.get('kpi_windows', 0):,}, "
+        f"latest rows {rows.get('latest', 0):,}, raw rows {rows.get('raw', 0):,}; "
         f"latency kpi {lat.get('kpi_1s', 0):.1f} ms, "
         f"latest {lat.get('latest', 0):.1f} ms, raw {lat.get('raw', 0):.1f} ms"
     )
