@@ -106,6 +106,11 @@ class SealedChunk:
             self.n, self.tmin, self.tmax, self.raw_nbytes = n, tmin, tmax, raw_nbytes
 
     @property
+    def blocks(self) -> list[list[bytes]] | None:
+        """Encoded blocks per column (time first), or None while plain."""
+        return self._blocks
+
+    @property
     def encoded(self) -> bool:
         """Whether the columns are held compressed."""
         return self._blocks is not None

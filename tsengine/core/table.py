@@ -344,14 +344,21 @@ class Table:
             self._on_seal(self, buf, chunk)
 
     def _merge_sealed(self, buf: SeriesBuffer, rows: Rows) -> None:
-        """Merge points older than the ring into the sealed chunks (copy-on-write)."""
+        """Merge points older than the ring into the sealed chunks (copy-on-write).
+
+        Only the chunks whose time range the new points reach are rewritten; new
+        points that fall between two chunks become chunks of their own.
+        """
         policy = self.definition.duplicates
-        first = int(rows.times[0])
+        first, last = int(rows.times[0]), int(rows.times[-1])
         chunks = buf.sealed
         i = len(chunks)
         while i > 0 and chunks[i - 1].tmax >= first:
             i -= 1
-        old_parts = [self._padded(c.rows()) for c in chunks[i:]]
+        j = i
+        while j < len(chunks) and chunks[j].tmin <= last:
+            j += 1
+        old_parts = [self._padded(c.rows()) for c in chunks[i:j]]
         existing = mg.concat(old_parts) if old_parts else None
         merged = rows if existing is None else mg.merge(existing, rows, policy)
         size = max(1, buf.capacity // 4)
@@ -364,8 +371,8 @@ class Table:
                 [None if v is None else v.copy() for v in part.valids],
             )
             new_chunks.append(seal(part, self.kinds()))
-        self.sealed_points += len(merged) - sum(c.n for c in chunks[i:])
-        buf.sealed = (*chunks[:i], *new_chunks)
+        self.sealed_points += len(merged) - sum(c.n for c in chunks[i:j])
+        buf.sealed = (*chunks[:i], *new_chunks, *chunks[j:])
         if self._on_seal is not None:
             for chunk in new_chunks:
                 self._on_seal(self, buf, chunk)
