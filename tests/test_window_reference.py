@@ -42,7 +42,9 @@ FLOAT_AGGS = [
 ]
 INT_AGGS = ["count", "sum", "min", "max", "spread", "mean", "first", "last", "p50"]
 SETTINGS = settings(
-    max_examples=int(os.environ.get("WINDOW_EXAMPLES", "150")), deadline=None, suppress_health_check=[HealthCheck.too_slow]
+    max_examples=int(os.environ.get("WINDOW_EXAMPLES", "150")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
 )
 
 values = st.one_of(

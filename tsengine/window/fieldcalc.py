@@ -139,18 +139,34 @@ def _string_aggs(name, arrow_type, geo, specs, src):
 
 
 def _mark_empty(outs, present):
+    empty = ~present
     for out in outs:
-        out.empty = ~present
+        out.empty = empty
     return outs
 
 
-def _float_states(v, geo):
-    """Window float states and, for overlapping windows, the pane states."""
+@dataclass
+class _States:
+    """Per-window float states; ``units`` holds pane states for overlapping windows."""
+
+    cnt: np.ndarray
+    nan: np.ndarray
+    shi: np.ndarray
+    slo: np.ndarray
+    mn: np.ndarray
+    mx: np.ndarray
+    units: np.ndarray | None = None
+
+
+def _float_states(v, geo, extremes: bool) -> _States:
+    """Window float states, directly for disjoint windows, else merged from panes."""
     if geo.wins.disjoint:
-        return np.column_stack(_segments_float(v, geo.lo, geo.hi)), None
+        return _States(*_segments_float(v, geo.lo, geo.hi, extremes))
     p = geo.panes
-    units = np.column_stack(_segments_float(v, p.lo, p.hi)).astype(np.float64)
-    return combine_float(units, p.a, p.b), units
+    units = np.column_stack(_segments_float(v, p.lo, p.hi, extremes)).astype(np.float64)
+    merged = combine_float(units, p.a, p.b)
+    cols = [merged[:, c] for c in range(6)]
+    return _States(cols[0].astype(np.int64), *cols[1:], units=units)
 
 
 def _float_aggs(name, v, geo, specs, skip_nan):
@@ -170,28 +186,28 @@ def _float_aggs(name, v, geo, specs, skip_nan):
         np.cumsum(v != v, out=before[1:])
         poisoned = (before[hi] - before[lo]) > 0
 
-    st = units = None
+    st = None
     if kinds & MERGEABLE or "count" in kinds:
-        st, units = _float_states(v, geo)
-    count = st[:, 0].astype(np.int64) if (skip_nan and st is not None) else n_rows
+        st = _float_states(v, geo, bool(kinds & {"min", "max", "spread", "mean"}))
+    count = st.cnt if (skip_nan and st is not None) else n_rows
     present = count > 0
 
     results = {}
     if st is not None and kinds & MERGEABLE:
-        total = st[:, 2] + st[:, 3]
+        total = st.shi + st.slo
         with np.errstate(invalid="ignore", divide="ignore"):
-            mean = total / st[:, 0]
+            mean = total / st.cnt
         # Finite values whose plain sum overflowed: rescale (exact powers of two)
-        fix = np.flatnonzero(
-            present & ~np.isfinite(mean) & np.isfinite(st[:, 4]) & np.isfinite(st[:, 5])
-        )
+        fix = np.flatnonzero(~np.isfinite(mean) & present)
+        fix = fix[np.isfinite(st.mn[fix]) & np.isfinite(st.mx[fix])]
         if fix.size:
             mean[fix] = _segments_scaled_mean(v, lo, hi, fix)
-        results.update(sum=total, mean=mean, min=st[:, 4], max=st[:, 5])
-        with np.errstate(over="ignore"):
-            results["spread"] = st[:, 5] - st[:, 4]  # inf when max - min overflows
+        results.update(sum=total, mean=mean, min=st.mn, max=st.mx)
+        if "spread" in kinds:
+            with np.errstate(over="ignore"):
+                results["spread"] = st.mx - st.mn  # inf when max - min overflows
         if kinds & {"var", "std", "var_pop", "std_pop"}:
-            results.update(_moments(v, geo, st, units, mean))
+            results.update(_moments(v, geo, st, mean))
     if "quantile" in kinds:
         qs = np.array([s.q for s in specs if s.kind == "quantile"])
         kernel = _quantiles_disjoint if wins.disjoint else _quantiles_sliding
@@ -221,19 +237,20 @@ def _float_aggs(name, v, geo, specs, skip_nan):
         if poisoned is not None:
             vals = np.where(poisoned, np.nan, vals)
             ok = ok | poisoned
-        outs.append(Out(name, spec, vals, ok.copy(), pa.float64()))
+        outs.append(Out(name, spec, vals, ok, pa.float64()))
     return _mark_empty(outs, present)
 
 
-def _moments(v, geo, st, units, mean):
+def _moments(v, geo, st, mean):
     """var/std (sample and population) from squared deviations about local means."""
-    if units is None:
-        n = st[:, 0]
+    if st.units is None:
+        n = st.cnt
         center = np.where(np.isfinite(mean), mean, 0.0)
         m2 = _segments_m2(v, geo.lo, geo.hi, center, np.zeros_like(center))
     else:
         # Pane means as unrounded pairs, so merging panes keeps the noise's digits
         p = geo.panes
+        units = st.units
         m_hi, m_lo = _dd_means(units[:, 2], units[:, 3], units[:, 0])
         p_m2 = _segments_m2(v, p.lo, p.hi, m_hi, m_lo)
         states = np.column_stack([units[:, 0], m_hi, m_lo, p_m2])

@@ -51,11 +51,22 @@ class Grouping:
 
 
 def column_array(table: pa.Table, name: str) -> pa.Array:
-    """One contiguous array for a column (chunks combined)."""
-    col = table.column(name)
-    if isinstance(col, pa.ChunkedArray):
-        col = col.combine_chunks() if col.num_chunks != 1 else col.chunk(0)
-    return col
+    """One contiguous array for a column (chunks combined if there are several)."""
+    return _contiguous(table.column(name))
+
+
+def _contiguous(col) -> pa.Array:
+    if not isinstance(col, pa.ChunkedArray):
+        return col
+    if col.num_chunks == 1:
+        return col.chunk(0)
+    if pa.types.is_dictionary(col.type):
+        # Chunks may carry different dictionaries: decode before joining
+        value_type = col.type.value_type
+        if not col.num_chunks:
+            return pa.array([], value_type)
+        return pa.concat_arrays([c.dictionary_decode() for c in col.chunks])
+    return col.combine_chunks()
 
 
 def _valid_mask(arr: pa.Array) -> np.ndarray:
@@ -64,41 +75,51 @@ def _valid_mask(arr: pa.Array) -> np.ndarray:
     return arr.is_valid().to_numpy(zero_copy_only=False)
 
 
-def _mark_changes(arr: pa.Array, changed: np.ndarray) -> None:
-    """Set ``changed[i]`` where row ``i``'s value differs from row ``i - 1``'s."""
+def _mark_changes(col, changed: np.ndarray) -> None:
+    """Set ``changed[i]`` where row ``i``'s value differs from row ``i - 1``'s.
+
+    Chunk by chunk, without combining them; the first row of every chunk counts as a
+    change (an extra run is harmless: runs with equal keys join one group later).
+    """
+    start = 0
+    for arr in col.chunks if isinstance(col, pa.ChunkedArray) else [col]:
+        if len(arr):
+            _mark_chunk(arr, changed[start : start + len(arr)])
+        start += len(arr)
+
+
+def _mark_chunk(arr: pa.Array, changed: np.ndarray) -> None:
     kind = arr.type
-    valid = _valid_mask(arr)
+    nulls = arr.null_count > 0
+    valid = _valid_mask(arr) if nulls else np.ones(1, np.bool_)
     if pa.types.is_dictionary(kind):
         codes = arr.indices.fill_null(0).to_numpy(zero_copy_only=False)
-        _value_changes(codes.astype(np.int64, copy=False), valid, changed)
+        _value_changes(codes, nulls, valid, changed)
     elif pa.types.is_integer(kind):
         codes = arr.fill_null(0).to_numpy(zero_copy_only=False)
-        _value_changes(codes, valid, changed)
+        _value_changes(codes, nulls, valid, changed)
     elif pa.types.is_string(kind) or pa.types.is_large_string(kind):
         bufs = arr.buffers()
         width = np.int32 if pa.types.is_string(kind) else np.int64
         offsets = np.frombuffer(bufs[1], dtype=width)[
             arr.offset : arr.offset + len(arr) + 1
         ]
-        data = (
-            np.frombuffer(bufs[2], np.uint8)
-            if bufs[2] is not None
-            else np.zeros(1, np.uint8)
-        )
-        _string_changes(offsets.astype(np.int64), data, valid, changed)
+        data = np.zeros(1, np.uint8)
+        if bufs[2] is not None:
+            data = np.frombuffer(bufs[2], np.uint8)
+        _string_changes(offsets, data, nulls, valid, changed)
     else:
         # Any other tag type: let Arrow compare neighbours (null == null)
-        same = (
-            pc.equal(arr[1:], arr[:-1]).fill_null(False).to_numpy(zero_copy_only=False)
-        )
-        both_null = ~valid[1:] & ~valid[:-1]
-        changed[1:] |= ~(same | both_null)
-        if len(arr):
-            changed[0] = True
+        valid = _valid_mask(arr)
+        same = pc.equal(arr[1:], arr[:-1]).fill_null(False)
+        same = same.to_numpy(zero_copy_only=False) | (~valid[1:] & ~valid[:-1])
+        changed[1:] |= ~same
+        changed[0] = True
 
 
 def _plain(arr: pa.Array) -> pa.Array:
     """Dictionary arrays decoded; string views widened, so keys concatenate."""
+    arr = _contiguous(arr)
     if pa.types.is_dictionary(arr.type):
         arr = arr.dictionary_decode()
     if pa.types.is_string_view(arr.type):
@@ -158,7 +179,7 @@ def group_rows(
         return _time_order(times, g_lo, g_hi, None, None, seed_group, check_order)
 
     # Runs of equal tag values; only one row per run is hashed and sorted
-    arrays = [column_array(table, c) for c in by]
+    arrays = [table.column(c) for c in by]
     changed = np.zeros(n, np.bool_)
     for arr in arrays:
         _mark_changes(arr, changed)
