@@ -10,9 +10,11 @@ values in four interleaved compensated lanes, quad by quad, sends the last
 ``n mod 4`` values to lane 0, and falls back to one sequential compensated sum (NaN
 skipped) when the lanes are not finite. The state keeps exactly those lanes (a quad is
 committed when its fourth value arrives; up to three wait in ``PEND``), plus the
-sequential sum and, from the first huge value on, the sum scaled by 2**-64 that the
-query uses to rescue an overflowing mean -- so closing a window reproduces the query's
-arithmetic whatever the batch boundaries.
+sequential sum and, from the first huge or infinite value on, the two sums the query
+falls back to when that sequential sum is not finite: the sum of values scaled by
+2**-64 (finite values whose sum overflowed) and the plain IEEE sum (infinite values)
+-- so closing a window reproduces the query's arithmetic whatever the batch
+boundaries.
 
 Kernels that take ``order`` visit rows in that order, or in batch order when it is
 empty.
@@ -31,11 +33,11 @@ from tsengine.window._kernels.reduce import _dd_add, _two_sum
 # sum, extremes, first/last values, Welford shift, mean and M2
 LANE_S, LANE_C, PEND = 0, 4, 8
 EX_HI, EX_LO, SC_HI, SC_LO = 11, 12, 13, 14
-MN, MX, FIRST, LAST, SHIFT, WMEAN, WM2 = 15, 16, 17, 18, 19, 20, 21
-N_FS = 22
+MN, MX, FIRST, LAST, SHIFT, WMEAN, WM2, PLAIN = 15, 16, 17, 18, 19, 20, 21, 22
+N_FS = 23
 # IS columns: values in the lanes, NaN count (the non-NaN count is the lanes' less
 # the NaN in them), first/last times, integer count, wrapping sum, extremes,
-# first/last values, scaled sum started
+# first/last values, fallback sums started
 N_LANE, NAN_IN, EX_NAN, T_FIRST, T_LAST = 0, 1, 2, 3, 4
 I_CNT, I_SUM, I_MN, I_MX, I_FIRST, I_LAST, BIG = 5, 6, 7, 8, 9, 10, 11
 N_IS = 12
@@ -140,18 +142,21 @@ def _route(
 
 
 @numba.njit(inline="always", **NJIT)
-def _start_scaled(r, f, FS, IS):
-    """Begin the scaled sum at a window's first value of magnitude >= 2**960.
+def _start_fallbacks(r, f, FS, IS):
+    """Begin the scaled and plain sums at a window's first value that is infinite or
+    of magnitude >= 2**960.
 
-    Only such values can overflow a sum of finite values (smaller ones would need
-    more than 2**63 values), so the query's rescue sum of values times 2**-64 matters
-    only from here on; scaling by a power of two is exact, so the scaled sum so far
-    is the sequential one scaled (up to values below 2**-958, lost to the huge one).
+    Only such values make the sequential sum non-finite (finite ones below 2**960
+    would need more than 2**63 values to overflow), so the query's fallback sums
+    matter only from here on. The values so far are finite and small: scaled by a
+    power of two their sum is the sequential one scaled exactly (values below
+    2**-958 aside, lost next to the huge one), and their plain sum cannot overflow.
     """
     if IS[r, f, BIG] == 0:
         IS[r, f, BIG] = 1
         FS[r, f, SC_HI] = FS[r, f, EX_HI] * _SCALE
         FS[r, f, SC_LO] = FS[r, f, EX_LO] * _SCALE
+        FS[r, f, PLAIN] = FS[r, f, EX_HI] + FS[r, f, EX_LO]
 
 
 @numba.njit(**NJIT)
@@ -197,7 +202,7 @@ def _acc_float(order, srow, t, v, valid, FS, IS, f, nan_in_lanes, ends, moments)
 
         # Sequential sum (the query's fallback), scaled sum, extremes
         if abs(x) >= _BIG:
-            _start_scaled(r, f, FS, IS)
+            _start_fallbacks(r, f, FS, IS)
         s, e = _two_sum(FS[r, f, EX_HI], x)
         FS[r, f, EX_HI] = s
         FS[r, f, EX_LO] += e
@@ -205,6 +210,7 @@ def _acc_float(order, srow, t, v, valid, FS, IS, f, nan_in_lanes, ends, moments)
             s, e = _two_sum(FS[r, f, SC_HI], x * _SCALE)
             FS[r, f, SC_HI] = s
             FS[r, f, SC_LO] += e
+            FS[r, f, PLAIN] += x
         if x < FS[r, f, MN]:
             FS[r, f, MN] = x
         if x > FS[r, f, MX]:
@@ -302,21 +308,28 @@ def _finish_float(rows, FS, IS, f):
         th, tl = _dd_add(th, tl, FS[r, f, LANE_S + 2], FS[r, f, LANE_C + 2])
         th, tl = _dd_add(th, tl, FS[r, f, LANE_S + 3], FS[r, f, LANE_C + 3])
 
-        # Non-finite lanes (NaN, inf, overflow): the sequential sum decides
+        # Non-finite lanes (NaN, inf, overflow): the sequential sum decides, else
+        # the scaled sum (finite values) or the plain sum (infinite ones)
+        mn[j] = FS[r, f, MN]
+        mx[j] = FS[r, f, MX]
         if np.isfinite(th) and np.isfinite(tl):
             n = IS[r, f, N_LANE]
             hi, lo = th, tl
         else:
             n = IS[r, f, N_LANE] - IS[r, f, NAN_IN]
             hi = FS[r, f, EX_HI] + FS[r, f, EX_LO]
-            lo = FS[r, f, EX_LO] - (hi - FS[r, f, EX_HI]) if np.isfinite(hi) else 0.0
+            lo = FS[r, f, EX_LO] - (hi - FS[r, f, EX_HI])
+            if not np.isfinite(hi):
+                lo = 0.0
+                if np.isfinite(mn[j]) and np.isfinite(mx[j]):
+                    hi = (FS[r, f, SC_HI] + FS[r, f, SC_LO]) * 2.0**64
+                else:
+                    hi = FS[r, f, PLAIN]
         cnt[j] = n
         if n == 0:
             continue
         total[j] = hi + lo
         mean[j] = total[j] / n
-        mn[j] = FS[r, f, MN]
-        mx[j] = FS[r, f, MX]
         if IS[r, f, BIG] and not np.isfinite(mean[j]):
             if np.isfinite(mn[j]) and np.isfinite(mx[j]):
                 # Finite values whose plain sum overflowed: the scaled sum cannot

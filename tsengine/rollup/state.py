@@ -393,7 +393,8 @@ def _float_result(agg: AggSpec, fl, quantiles) -> pa.Array:
     if kind in _DIRECT:
         vals = fl[_DIRECT[kind]]
     elif kind == "spread":
-        vals = fl[4] - fl[3]
+        with np.errstate(over="ignore"):
+            vals = fl[4] - fl[3]  # inf when max - min overflows
     elif kind == "quantile":
         vals = quantiles[agg.name]
     else:

@@ -1,0 +1,514 @@
+"""Continuous rollups: closed windows against query-time aggregates, lateness, errors.
+
+The oracle is ``Engine.aggregate`` (the query kernels, themselves checked against a
+slow reference in the window tests) over the same raw rows: for in-order data every
+closed rollup window must equal it bit for bit for count, sum, mean, min, max, first,
+last and spread, and to a few ulp for the variance family (a different, equally stable
+algorithm). Percentile sketches are checked in ``test_rollup_sketch.py``; restarts in
+``test_rollup_durable.py``.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import tsengine
+from tsengine.errors import ParseError, SchemaError, TableNotFoundError
+from tsengine.rollup import RollupWarning
+from tsengine.window import aggregate_table
+
+TS = pa.timestamp("ns", "UTC")
+S = 1_000_000_000
+EXACT = ["count", "sum", "mean", "min", "max", "first", "last", "spread"]
+MERGEABLE_ONLY = ["count", "sum", "mean", "min", "max", "spread"]
+MOMENTS = ["var", "std", "var_pop", "std_pop"]
+
+
+# -- helpers ------------------------------------------------------------------------
+
+
+def same_column(a: pa.ChunkedArray, b: pa.ChunkedArray) -> bool:
+    """Equal values and nulls; floats compared bit for bit (NaN equals NaN)."""
+    a, b = a.combine_chunks(), b.combine_chunks()
+    if a.type != b.type or len(a) != len(b):
+        return False
+    if not np.array_equal(a.is_valid(), b.is_valid()):
+        return False
+    va = a.to_numpy(zero_copy_only=False)
+    vb = b.to_numpy(zero_copy_only=False)
+    ok = np.asarray(a.is_valid())
+    if pa.types.is_floating(a.type):
+        return np.array_equal(va[ok].view(np.int64), vb[ok].view(np.int64))
+    return np.array_equal(va[ok], vb[ok])
+
+
+def closed_rows(engine, name: str, by: list[str]) -> pa.Table:
+    """The rollup table, tags as strings, sorted like query output."""
+    out = engine.read(name)
+    for tag in by:
+        out = out.set_column(
+            out.schema.get_field_index(tag), tag, out.column(tag).cast(pa.string())
+        )
+    keys = [(k, "ascending") for k in by] + [("time", "ascending")]
+    return out.sort_by(keys)
+
+
+def query_rows(engine, source, every, aggs, by, end, offset=None) -> pa.Table:
+    """Query-time windows of every row before ``end`` (the first open window), as
+    ``Engine.aggregate`` computes them: the window kernels over a read."""
+    data = engine.read(source, end=end).combine_chunks()
+    for tag in engine.definition(source).tags:
+        data = data.set_column(
+            data.schema.get_field_index(tag), tag, data.column(tag).cast(pa.string())
+        )
+    return aggregate_table(
+        data,
+        every=every,
+        aggs=aggs,
+        by=by,
+        end=end,
+        fill="none",
+        offset=offset,
+        tag_columns=list(engine.definition(source).tags),
+    )
+
+
+def first_open_start(engine, name: str) -> int:
+    live = engine._rollups._live[name]
+    return live.state.window_start(live.state.first_open)
+
+
+def assert_closed_equal(engine, name, source, every, aggs, by, offset=None):
+    """Every closed window equals the query over the same raw rows."""
+    end = first_open_start(engine, name)
+    got = closed_rows(engine, name, by)
+    want = query_rows(engine, source, every, aggs, by, end, offset)
+    assert got.num_rows == want.num_rows
+    assert (
+        got.column("time").cast(pa.int64()).equals(want.column("time").cast(pa.int64()))
+    )
+    for tag in by:
+        assert got.column(tag).equals(want.column(tag))
+    for field, names in aggs.items():
+        for agg in names:
+            col = f"{field}_{agg}"
+            if agg in MOMENTS:
+                a = got.column(col).to_numpy(zero_copy_only=False).astype(float)
+                b = want.column(col).to_numpy(zero_copy_only=False).astype(float)
+                # Where the squares overflow the rollup says inf; the query kernel
+                # (as of this writing) clamps its NaN sum of squares to 0
+                big = np.isinf(a)
+                assert np.array_equal(np.isnan(a[~big]), np.isnan(b[~big])), col
+                np.testing.assert_allclose(
+                    a[~big], b[~big], rtol=1e-9, atol=1e-300, err_msg=col
+                )
+            else:
+                assert same_column(got.column(col), want.column(col)), col
+
+
+# -- in-order data equals the query ---------------------------------------------------
+
+# Magnitudes far apart: where four compensated lanes and one sequential compensated
+# sum round differently, so only the query's own lane order matches bit for bit
+SPREAD = [1e16, -1e16, 2.0**53, 1.0, 0.1, -3.3, 3.0, 1e-5, 1e300, -1e300, 1e-300]
+VALUE = st.one_of(
+    st.floats(-1e6, 1e6, allow_nan=False),
+    st.floats(1e9 - 10, 1e9 + 10),  # large common offset
+    st.sampled_from(SPREAD),
+    st.sampled_from(SPREAD),
+)
+
+
+@st.composite
+def in_order_series(draw):
+    """Rows with strictly increasing times over 1-3 assets, and the window spec."""
+    n = draw(st.integers(1, 120))
+    gaps = draw(st.lists(st.integers(1, 12), min_size=n, max_size=n))
+    start = draw(st.integers(-2_000, 2_000))
+    times = start + np.cumsum(np.array(gaps, dtype=np.int64))
+    assets = draw(st.lists(st.sampled_from(["A", "B", "C"]), min_size=n, max_size=n))
+    values = draw(st.lists(VALUE, min_size=n, max_size=n))
+    holes = draw(st.lists(st.sampled_from([0, 0, 0, 0, 1, 2]), min_size=n, max_size=n))
+    v = np.array(values)
+    v[np.array(holes) == 1] = np.nan  # NaN is a value the sensor sent
+    valid = np.array(holes) != 2  # null is no value
+    ints = draw(st.lists(st.integers(-(2**40), 2**40), min_size=n, max_size=n))
+    every = draw(st.integers(1, 60))
+    offset = draw(st.integers(-30, 30))
+    cuts = sorted(set(draw(st.lists(st.integers(1, max(n - 1, 1)), max_size=6))))
+    return times, assets, v, valid, np.array(ints, np.int64), every, offset, cuts
+
+
+def write_in_batches(engine, times, assets, v, valid, ints, cuts, site=None):
+    bounds = [0, *[c for c in cuts if c < len(times)], len(times)]
+    for lo, hi in zip(bounds[:-1], bounds[1:]):
+        if hi <= lo:
+            continue
+        data = {
+            "time": pa.array(times[lo:hi], TS),
+            "asset": assets[lo:hi],
+            "v": pa.array(v[lo:hi], mask=~valid[lo:hi]),
+            "i": pa.array(ints[lo:hi], mask=~valid[lo:hi][::-1]),
+        }
+        if site is not None:
+            data["site"] = [site[j % len(site)] for j in range(lo, hi)]
+        engine.write("pump", data)
+
+
+@pytest.mark.parametrize(
+    "aggs",
+    [
+        {"v": EXACT + MOMENTS, "i": EXACT + ["var"]},
+        {"v": MERGEABLE_ONLY, "i": ["sum", "mean"]},  # NaN stays in the sum lanes
+    ],
+    ids=["with-first-last", "mergeable-only"],
+)
+@pytest.mark.parametrize("by", [["asset"], []], ids=["by-asset", "one-group"])
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(case=in_order_series())
+def test_in_order_rollup_equals_query(case, aggs, by):
+    times, assets, v, valid, ints, every, offset, cuts = case
+    engine = tsengine.Engine()
+    engine.create_table("pump", tags=["asset"], fields={"v": "float64", "i": "int64"})
+    engine.create_rollup("r", "pump", every, aggs, by=by, offset=offset)
+    write_in_batches(engine, times, assets, v, valid, ints, cuts)
+    assert engine.stats()["rollups"]["r"]["late_dropped"] == 0
+    assert_closed_equal(engine, "r", "pump", every, aggs, by, offset)
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(case=in_order_series())
+def test_groups_of_several_series_add_ties_in_series_order(case):
+    """by=["asset"] over (site, asset) series: points of one instant from two sites
+    are added in the order a read hands them to the query (site order), whatever
+    order the write has them in."""
+    times, assets, v, valid, ints, every, offset, cuts = case
+    engine = tsengine.Engine()
+    engine.create_table(
+        "pump", tags=["site", "asset"], fields={"v": "float64", "i": "int64"}
+    )
+    aggs = {"v": EXACT, "i": EXACT}
+    engine.create_rollup("r", "pump", every, aggs, by=["asset"], offset=offset)
+
+    # Every row twice, site s2 before s1, the second value a different one
+    both = np.repeat(np.arange(times.size), 2)
+    other = np.tile([0, 1], times.size) == 1
+    values = np.where(other, 1.0 - 0.3 * v[both], v[both])
+    write_in_batches(
+        engine,
+        times[both],
+        [assets[j] for j in both],
+        values,
+        valid[both],
+        np.where(other, ints[both] // 3, ints[both]),
+        [2 * c for c in cuts],  # cuts between instants, never inside one
+        site=["s2", "s1"],
+    )
+    assert_closed_equal(engine, "r", "pump", every, aggs, ["asset"], offset)
+
+
+#: Sum 6.8; four compensated lanes give 6.800000000000001, one sequential 6.8.
+LANE_CASE = [1e16, 3.0, 0.1, -1e16, -3.3, 1.0, 3.0, 3.0]
+
+
+@pytest.mark.parametrize("cut", [[], [1], [3], [4], [5], [2, 6], list(range(1, 8))])
+def test_regression_lane_order_survives_batch_cuts(cut):
+    """The query sums this window in four lanes; the rollup must too, however the
+    window's values are split across writes."""
+    engine = tsengine.Engine()
+    engine.create_table("pump", tags=["asset"], fields={"v": "float64", "i": "int64"})
+    aggs = {"v": ["sum", "mean"]}
+    engine.create_rollup("r", "pump", 100, aggs)
+    times = np.arange(8, dtype=np.int64)
+    v = np.array(LANE_CASE)
+    ok = np.ones(8, bool)
+    write_in_batches(engine, times, ["A"] * 8, v, ok, np.zeros(8, np.int64), cut)
+    engine.write("pump", {"time": np.array([100]), "asset": ["A"], "v": [0.0]})
+    assert engine.read("r").column("v_sum").to_pylist() == [6.800000000000001]
+    assert_closed_equal(engine, "r", "pump", 100, aggs, [])
+
+
+def test_uint_and_bool_fields_keep_query_types():
+    engine = tsengine.Engine()
+    engine.create_table(
+        "m", tags=["asset"], fields={"u": "uint64", "b": "bool", "x": "float64"}
+    )
+    aggs = {"u": EXACT + ["var"], "b": ["count", "sum", "min", "max", "mean"]}
+    engine.create_rollup("r", "m", "10ns", aggs, by=["asset"])
+    rng = np.random.default_rng(5)
+    for k in range(5):
+        n = 40
+        engine.write(
+            "m",
+            {
+                "time": np.arange(k * n, (k + 1) * n, dtype=np.int64),
+                "asset": rng.choice(["a", "b"], n).tolist(),
+                "u": pa.array(rng.integers(2**63, 2**64 - 1, n, dtype=np.uint64)),
+                "b": rng.random(n) < 0.5,
+                "x": rng.random(n),
+            },
+        )
+    got = engine.read("r")
+    assert got.schema.field("u_sum").type == pa.uint64()
+    assert got.schema.field("u_min").type == pa.uint64()
+    assert got.schema.field("b_max").type == pa.bool_()
+    assert got.schema.field("b_sum").type == pa.int64()
+    assert_closed_equal(engine, "r", "m", "10ns", aggs, ["asset"])
+
+
+def test_extreme_values_follow_the_query():
+    """inf, values whose sum overflows, and NaN windows."""
+    engine = tsengine.Engine()
+    engine.create_table("p", fields={"v": "float64"})
+    aggs = {"v": ["count", "sum", "mean", "min", "max", "spread"]}
+    engine.create_rollup("r", "p", 4, aggs)
+    values = [1e308, 1e308, 1.0, 2.0, np.inf, 1.0, -np.inf, 3.0, np.nan, 5.0,
+              -1e308, 1e308, np.nan, np.nan, 7.0, -7.0, 1.0, 2.0]  # fmt: skip
+    for lo in range(0, len(values), 5):
+        chunk = values[lo : lo + 5]
+        times = np.arange(lo, lo + len(chunk), dtype=np.int64)
+        engine.write("p", {"time": times, "v": np.array(chunk)})
+    engine.write("p", {"time": np.array([100]), "v": np.array([0.0])})
+    assert_closed_equal(engine, "r", "p", 4, aggs, [])
+    got = engine.read("r").to_pydict()
+    assert got["v_mean"][0] == 5e307  # rescued from the overflowing sum
+    assert got["v_sum"][1] != got["v_sum"][1]  # inf - inf
+
+
+# -- lateness -----------------------------------------------------------------------
+
+
+@pytest.fixture
+def pump():
+    engine = tsengine.Engine()
+    engine.create_table("pump", tags=["asset"], fields={"v": "float64"})
+    return engine
+
+
+def write(engine, times_s, values, asset="A"):
+    times = (np.asarray(times_s, dtype=np.float64) * S).astype(np.int64)
+    engine.write(
+        "pump",
+        {"time": times, "asset": [asset] * len(times), "v": np.asarray(values, float)},
+    )
+
+
+def rollup_dict(engine, name="r"):
+    out = engine.read(name)
+    return {
+        int(t.value // S): (c, m)
+        for t, c, m in zip(
+            out.column("time").to_pandas(),
+            out.column("v_count").to_pylist(),
+            out.column("v_sum").to_pylist(),
+        )
+    }
+
+
+def test_late_points_within_lateness_update_their_window(pump):
+    pump.create_rollup("r", "pump", "1s", {"v": ["count", "sum"]}, lateness="2s")
+    write(pump, [0.1, 1.2, 2.5, 3.9], [1, 2, 3, 4])
+    # watermark 1.9 s: window 0 closed, window 1 still open
+    assert rollup_dict(pump) == {0: (1, 1.0)}
+    write(pump, [1.5], [10])  # late by 2.4 s but within the window still open
+    write(pump, [4.5], [5])  # watermark 2.5 s: window 1 closes with the late point
+    assert rollup_dict(pump) == {0: (1, 1.0), 1: (2, 12.0)}
+    assert pump.stats()["rollups"]["r"]["late_dropped"] == 0
+
+
+def test_points_beyond_lateness_are_counted_and_dropped(pump):
+    pump.create_rollup("r", "pump", "1s", {"v": ["count", "sum"]}, lateness="1s")
+    write(pump, [0.0, 0.5, 1.0, 2.5, 3.2], [1, 2, 3, 4, 5])  # watermark 2.2 s
+    before = rollup_dict(pump)
+    assert before == {0: (2, 3.0), 1: (1, 3.0)}
+    write(pump, [0.7, 1.9], [100, 200])  # windows 0 and 1 have closed
+    stats = pump.stats()["rollups"]["r"]
+    assert stats["late_dropped"] == 2
+    assert rollup_dict(pump) == before
+    # the source keeps every point
+    assert pump.read("pump").num_rows == 7
+
+
+def test_late_point_in_a_window_that_closed_empty_is_dropped(pump):
+    pump.create_rollup("r", "pump", "1s", {"v": ["count", "sum"]})
+    write(pump, [0.5, 5.5], [1, 2])
+    write(pump, [3.5], [9])  # window 3 closed with no point in it
+    assert pump.stats()["rollups"]["r"]["late_dropped"] == 1
+    write(pump, [7.0], [3])
+    assert rollup_dict(pump) == {0: (1, 1.0), 5: (1, 2.0)}
+
+
+def test_points_of_one_write_are_never_late_to_each_other(pump):
+    """A write is judged against the watermark from before it."""
+    pump.create_rollup("r", "pump", "1s", {"v": ["count", "sum"]})
+    write(pump, [5.5, 0.5, 2.5], [1, 2, 3])
+    write(pump, [9.0], [4])
+    assert rollup_dict(pump) == {0: (1, 2.0), 2: (1, 3.0), 5: (1, 1.0)}
+    assert pump.stats()["rollups"]["r"]["late_dropped"] == 0
+
+
+def test_late_side_table_receives_late_points(pump):
+    pump.create_rollup(
+        "r", "pump", "1s", {"v": ["count", "sum"]}, lateness="1s", late="side"
+    )
+    write(pump, [0.0, 3.0], [1, 2])
+    write(pump, [0.5, 1.5, 3.5], [7, 8, 9], asset="B")  # two late, one on time
+    side = pump.read("r_late")
+    assert side.column("v").to_pylist() == [7.0, 8.0]
+    assert side.column("asset").to_pylist() == ["B", "B"]
+    assert side.column("time").cast(pa.int64()).to_pylist() == [S // 2, 3 * S // 2]
+    stats = pump.stats()["rollups"]["r"]
+    assert (stats["late_side"], stats["late_dropped"]) == (2, 0)
+
+
+# -- the rollup as a table ------------------------------------------------------------
+
+
+def test_rollup_table_is_read_like_a_table(pump):
+    write(pump, np.arange(0, 10, 0.25), np.arange(40.0))
+    spec = pump.create_rollup("r", "pump", "1s", {"v": ["count", "mean"]}, by=["asset"])
+    assert spec.to_dict()["by"] == ["asset"]
+    assert pump.rollups() == ["r"]
+    definition = pump.definition("r")
+    assert definition.tags == ["asset"]
+    assert definition.fields == {"v_count": "int64", "v_mean": "float64"}
+    # existing rows were aggregated at create: nine windows closed, one open
+    assert pump.read("r").column("v_count").to_pylist() == [4] * 9
+    per_3s = pump.aggregate("r", every="3s", aggs={"v_count": ["sum"]}, end=9 * S)
+    assert per_3s.column("v_count_sum").to_pylist() == [12, 12, 12]
+    assert pump.latest("r").column("v_mean").to_pylist() == [33.5]
+
+
+def test_rollup_outlives_raw_data():
+    """Raw points kept one hour, their 1-minute rollup thirty days."""
+    engine = tsengine.Engine()
+    engine.create_table("pump", fields={"v": "float64"}, retention="1h")
+    engine.create_rollup("r", "pump", "1m", {"v": ["count", "sum"]}, retention="30d")
+    assert engine.definition("r").retention == 30 * 86_400 * S
+    now = time.time_ns() // (60 * S) * (60 * S)
+    times = now - np.arange(180, 0, -1, dtype=np.int64) * 60 * S  # three hours
+    engine.write("pump", {"time": times, "v": np.ones(180)})
+    raw = engine.read("pump")
+    assert 55 <= raw.num_rows <= 61  # the last hour (the clock moves on)
+    rolled = engine.read("r")
+    assert rolled.num_rows == 179  # every minute but the still open last one
+    assert rolled.column("v_sum").to_pylist() == [1.0] * 179
+
+
+def test_drop_rollup_stops_maintenance_and_keeps_the_table(pump):
+    pump.create_rollup("r", "pump", "1s", {"v": ["count"]})
+    write(pump, [0.5, 1.5], [1, 2])
+    pump.drop_rollup("r")
+    write(pump, [5.5], [3])
+    assert pump.rollups() == []
+    assert pump.read("r").num_rows == 1
+    assert "r" not in pump.stats()["rollups"]
+    with pytest.raises(TableNotFoundError, match="'r'"):
+        pump.drop_rollup("r")
+
+
+def test_rollup_of_a_rollup(pump):
+    pump.create_rollup("r1", "pump", "1s", {"v": ["sum"]})
+    pump.create_rollup("r10", "r1", "10s", {"v_sum": ["sum", "count"]})
+    write(pump, np.arange(0, 25, 0.5), np.ones(50))
+    # r1 has closed seconds 0-23 (24 is open), so r10 has closed [0, 10), [10, 20)
+    got = pump.read("r10")
+    assert got.column("v_sum_sum").to_pylist() == [20.0, 20.0]
+    assert got.column("v_sum_count").to_pylist() == [10, 10]
+
+
+def test_times_at_the_edge_of_the_range_are_counted_not_aggregated(pump):
+    pump.create_rollup("r", "pump", "1s", {"v": ["count"]})
+    pump.write(
+        "pump",
+        {
+            "time": np.array([-(2**63), 5, 2**63 - 1], np.int64),
+            "asset": ["A"] * 3,
+            "v": np.ones(3),
+        },
+    )
+    stats = pump.stats()["rollups"]["r"]
+    assert (stats["out_of_range"], stats["errors"]) == (2, 0)
+    assert stats["open_windows"] == 1
+
+
+def test_a_failing_rollup_never_fails_the_writer(pump, monkeypatch):
+    pump.create_rollup("r", "pump", "1s", {"v": ["count"]})
+    live = pump._rollups._live["r"]
+
+    def broken(*args):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(live.state, "ingest", broken)
+    with pytest.warns(RollupWarning, match="disk on fire"):
+        write(pump, [0.5], [1.0])
+    assert pump.read("pump").num_rows == 1
+    stats = pump.stats()["rollups"]["r"]
+    assert stats["errors"] == 1 and "disk on fire" in stats["last_error"]
+
+
+# -- bad definitions ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        (dict(source="nope"), TableNotFoundError, "'nope'"),
+        (dict(aggs={"w": ["mean"]}), SchemaError, "'w'"),
+        (dict(aggs={"note": ["count"]}), SchemaError, "'note'"),
+        (dict(aggs={"v": ["twa"]}), SchemaError, "'twa'"),
+        (dict(aggs={"v": ["mean", "mean"]}), SchemaError, "repeats"),
+        (dict(aggs={"v": ["bogus"]}), SchemaError, "'bogus'"),
+        (dict(aggs={}), SchemaError, "aggs"),
+        (dict(every="1mo"), SchemaError, "'1mo'"),
+        (dict(every="soon"), ParseError, "'soon'"),
+        (dict(lateness="-1s"), ParseError, "'-1s'"),
+        (dict(by=["colour"]), SchemaError, "colour"),
+        (dict(late="keep"), SchemaError, "'keep'"),
+        (dict(retention="forever"), SchemaError, "'forever'"),
+        (dict(alpha=2.0), ValueError, "2.0"),
+        (dict(name="pump"), SchemaError, "'pump'"),
+    ],
+)
+def test_bad_rollup_definitions_are_refused(kwargs, error, match):
+    engine = tsengine.Engine()
+    engine.create_table(
+        "pump", tags=["asset"], fields={"v": "float64", "note": "string"}
+    )
+    args = dict(name="r", source="pump", every="1s", aggs={"v": ["mean"]})
+    args.update(kwargs)
+    with pytest.raises(error, match=match):
+        engine.create_rollup(**args)
+    assert engine.rollups() == []
+
+
+def test_a_rollup_name_is_taken_once(pump):
+    pump.create_rollup("r", "pump", "1s", {"v": ["mean"]})
+    with pytest.raises(SchemaError, match="'r' already exists"):
+        pump.create_rollup("r", "pump", "1s", {"v": ["mean"]})
+    with pytest.raises(TableNotFoundError, match="'nope'"):
+        pump.subscribe("nope")
+
+
+def test_a_different_table_of_the_same_name_is_not_adopted(pump):
+    pump.create_table("r", fields={"x": "float64"})
+    with pytest.raises(SchemaError, match="'r'"):
+        pump.create_rollup("r", "pump", "1s", {"v": ["mean"]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        write(pump, [0.5], [1.0])  # no half-made rollup listens
