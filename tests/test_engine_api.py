@@ -344,3 +344,22 @@ def test_sealed_chunks_are_compressed_and_read_back_identically(shared_data):
     got = e.read("t").column("v").to_pylist()
     assert got[int(np.searchsorted(np.sort(t), t[5], "right"))] == -1.0
     assert len(got) == len(t) + 1
+
+
+def test_drop_table_in_memory():
+    e = tsengine.Engine()
+    e.write("t", {"time": [1], "v": [1.0]})
+    e.drop_table("t")
+    assert e.tables() == []
+    with pytest.raises(tsengine.TableNotFoundError, match="'t'"):
+        e.drop_table("t")
+    assert e.last_seq is None and e.durable_seq is None
+
+
+def test_iso_string_far_outside_the_range_raises_instead_of_wrapping():
+    from tsengine.timeconv import to_ns
+
+    with pytest.raises(tsengine.TimestampError, match="9999"):
+        to_ns("9999-01-01T00:00:00Z")
+    with pytest.raises(tsengine.TimestampError, match="1500"):
+        to_ns("1500-01-01")

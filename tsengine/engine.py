@@ -17,7 +17,7 @@ from tsengine.core.retention import clip_start, horizon
 from tsengine.core.stats import table_stats
 from tsengine.core.table import Table
 from tsengine.core.writing import Listener, WritePath
-from tsengine.errors import ClosedError, SchemaError, TableNotFoundError
+from tsengine.errors import ClosedError, Error, SchemaError, TableNotFoundError
 from tsengine.rollup.manager import Rollups
 from tsengine.schema import DEFAULT_RING_CAPACITY, TableDef, parse_retention
 from tsengine.timeconv import to_ns
@@ -140,6 +140,39 @@ class Engine(WritePath):
         if self._store is not None:
             self._store.on_seal(table.name, buf.key, chunk)
         self._compactor.submit(table, buf, chunk)
+
+    def drop_table(self, name: str) -> None:
+        """Remove a table and its data from this engine.
+
+        Raises
+        ------
+        TableNotFoundError
+            No such table.
+        Error
+            On a durable engine: dropping is not logged yet, so the table would come
+            back at the next open. Known gap: the log needs a drop record.
+        """
+        with self._ddl_lock:
+            table = self._table(name)
+            if self._store is not None:
+                raise Error(
+                    f"drop_table({name!r}) is not supported on a durable engine yet: "
+                    "the write-ahead log has no drop record, so the table would "
+                    "reappear when the engine reopens"
+                )
+            with table.lock:
+                del self._tables[name]
+                self._listeners.pop(name, None)
+
+    @property
+    def last_seq(self) -> int | None:
+        """Sequence of the newest logged write (None in memory)."""
+        return None if self._store is None else self._store.last_seq
+
+    @property
+    def durable_seq(self) -> int | None:
+        """Every write up to this sequence is on stable storage (None in memory)."""
+        return None if self._store is None else self._store.durable_seq
 
     def tables(self) -> list[str]:
         """Names of every table, sorted."""

@@ -20,8 +20,9 @@ FIELD_TYPES: dict[str, pa.DataType] = {
 DUPLICATE_POLICIES = ("last", "first", "keep", "reject")
 TIME_TYPE = pa.timestamp("ns", tz="UTC")
 TAG_TYPE = pa.dictionary(pa.int32(), pa.string())
-#: Points per series ring unless ``create_table`` says otherwise.
-DEFAULT_RING_CAPACITY = 8192
+#: Points per series ring unless ``create_table`` says otherwise. A quarter of it is
+#: sealed at a time, and codecs work best on chunks of 16k points or more.
+DEFAULT_RING_CAPACITY = 65536
 RESERVED = ("time",)
 
 _NAME = re.compile(r"^[^\x00-\x1f]{1,256}$")

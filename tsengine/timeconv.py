@@ -159,14 +159,22 @@ def _string_to_ns(text: str) -> int:
                 sign = 1 if tz[0] == "+" else -1
                 hh, mm = int(tz[1:3]), int(tz[-2:])
                 offset_ns = sign * (hh * 3600 + mm * 60) * 1_000_000_000
-        parsed = np.datetime64(stripped, "ns")
+        # Parse in the string's own unit, then scale with Python ints: a date far
+        # outside the ns range must raise, not wrap.
+        parsed = np.datetime64(stripped)
     except (ValueError, OverflowError):
         raise TimestampError(
             f"time {text!r} is not an ISO 8601 time or a relative time like '-15m'"
         ) from None
     if np.isnat(parsed):
-        raise TimestampError(f"time {text!r} is NaT (not a time)")
-    return _check(int(parsed.astype(np.int64)) - offset_ns, text)
+        raise TimestampError(
+            f"time {text!r} is NaT or outside the int64 nanosecond range {_RANGE}"
+        )
+    unit, step = np.datetime_data(parsed.dtype)
+    if unit in ("Y", "M"):
+        parsed, unit, step = parsed.astype("datetime64[D]"), "D", 1
+    count = int(parsed.astype(np.int64))
+    return _check(count * step * unit_ns(unit) - offset_ns, text)
 
 
 def array_to_ns(values: Any, unit: str = "ns", name: str = "time") -> np.ndarray:

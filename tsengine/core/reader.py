@@ -21,7 +21,7 @@ from tsengine.schema import FIELD_TYPES, TIME_TYPE
 
 _RETRIES = 50
 #: Pieces smaller than this many rows on average are concatenated into one batch.
-_MIN_BATCH_ROWS = 65536
+_MIN_BATCH_ROWS = 8192
 
 Selector = Callable[[object, int, int, tuple], list[Rows]]
 
@@ -190,21 +190,22 @@ def to_arrow_table(
         )
         pieces_out = [(groups, merged)]
     else:
+        # One zero-copy batch per piece; its tag columns are constant.
         pieces_out = [
-            (
-                np.full(len(r), g, np.int64),
-                _select_fields(r, [index[f] for f in fields], kinds),
-            )
-            for g, r in pieces
+            (g, _select_fields(r, [index[f] for f in fields], kinds)) for g, r in pieces
         ]
     batches = []
     for groups, rows in pieces_out:
         arrays = [_time_array(rows.times)]
         for t in range(len(definition.tags)):
-            idx = codes[t][groups].astype(np.int32)
+            if isinstance(groups, int):
+                idx = np.full(len(rows), codes[t][groups], np.int32)
+            else:
+                idx = codes[t][groups]
+            mask = idx < 0
             arrays.append(
                 pa.DictionaryArray.from_arrays(
-                    pa.array(idx, mask=idx < 0), dictionaries[t]
+                    pa.array(idx, mask=mask if mask.any() else None), dictionaries[t]
                 )
             )
         for f, kind in enumerate(kinds):
@@ -219,7 +220,7 @@ def _tag_dictionaries(tags: list[str], keys: list[SeriesKey]):
         values = sorted({k[t] for k in keys if k[t] is not None})
         lookup = {v: i for i, v in enumerate(values)}
         dictionaries.append(pa.array(values, pa.string()))
-        codes.append(np.array([lookup.get(k[t], -1) for k in keys], np.int64))
+        codes.append(np.array([lookup.get(k[t], -1) for k in keys], np.int32))
     return dictionaries, codes
 
 
