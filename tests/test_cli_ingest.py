@@ -18,7 +18,7 @@ import pyarrow as pa
 import pytest
 
 import tsengine
-from tsengine.cli.ingest import guess_preset
+from tsengine.cli.fileoptions import guess_preset
 from tsengine.cli.main import main
 
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)

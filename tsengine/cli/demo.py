@@ -27,7 +27,7 @@ HELP = "run the live demo: replay, vibration feed, rollups, Flight consumer"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``tsengine demo``."""
-    from tsengine.cli.ingest import add_source_arguments
+    from tsengine.cli.fileoptions import add_source_arguments
 
     parser.add_argument(
         "--duration", type=float, default=20.0, help="seconds of ingest (default: 20)"
@@ -84,7 +84,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the demo and print its summary; 0 when the run completed."""
-    from tsengine.cli.ingest import source_options
+    from tsengine.cli.fileoptions import source_options
     from tsengine.demo.run import DemoConfig, run_demo
     from tsengine.demo.summary import summary_lines
     from tsengine.demo.view import make_view

@@ -81,6 +81,10 @@ class PlainView:
     def __exit__(self, *exc) -> None:
         pass
 
+    def note(self, text: str) -> None:
+        """A one-off line: what the demo is doing before the loop starts."""
+        print(f"tsengine demo: {text}", file=self.stream, flush=True)
+
     def update(self, s: Snapshot) -> None:
         now = time.monotonic()
         if now - self._last < self.every:
@@ -118,6 +122,12 @@ class LiveView:
 
     def __exit__(self, *exc) -> None:
         self._live.__exit__(*exc)
+
+    def note(self, text: str) -> None:
+        """Show what the demo is doing before the first snapshot."""
+        from rich.text import Text
+
+        self._live.update(Text(f"tsengine demo: {text}"), refresh=True)
 
     def update(self, s: Snapshot) -> None:
         self._live.update(self.render(s))
