@@ -129,3 +129,9 @@ def test_full_quick_run_reports_every_suite(tmp_path, capsys):
     suites.add("flight")
     figures = check_report(out, suites)
     assert len(figures) >= 20
+
+
+def test_without_a_benchmarks_folder_says_so(tmp_path, capsys):
+    code = main(["bench", "--benchmarks", str(tmp_path), "--out", str(tmp_path / "r")])
+    assert code == 2
+    assert "no benchmarks/report.py" in capsys.readouterr().err

@@ -267,7 +267,11 @@ def charts(results, out: Path) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     """Run the suites, then write report.md, figures.json and the charts to --out."""
-    runner = load_runner(args.benchmarks)
+    try:
+        runner = load_runner(args.benchmarks)
+    except FileNotFoundError as exc:
+        print(f"tsengine bench: error: {exc}", file=sys.stderr)
+        return 2
     names = [n for n in (args.only or "").split(",") if n] or None
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -29,8 +29,9 @@ def summary_lines(s: dict) -> list[str]:
         f"  stored             {s['rows_stored']:,} rows in {s['series']:,} series "
         f"({s['points_written']:,} points = field values written)"
     )
+    width = max(map(len, s["tables"]), default=0)
     for table, rows in s["tables"].items():
-        lines.append(f"    {table:<18} {rows:,} rows")
+        lines.append(f"    {table:<{width}}  {rows:>13,} rows")
 
     # compression
     ratio = s.get("memory_compression_ratio")
