@@ -336,3 +336,71 @@ def test_missing_file_and_bad_options(tmp_path, capsys):
     code = main(["ingest", str(path), "--data", str(tmp_path / "d")])
     assert code == 2
     assert "cannot tell the format" in capsys.readouterr().err
+
+
+# -- tsengine query on what was ingested -----------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def plant_dir(tmp_path_factory):
+    base = tmp_path_factory.mktemp("plant")
+    path = base / "pump.csv"
+    rows = [(i * 500_000_000, f"P-{i % 2}", float(i)) for i in range(40)]
+    path.write_text("t,asset,v\n" + "".join(f"{t},{a},{v}\n" for t, a, v in rows))
+    argv = ["ingest", "--no-progress", str(path), "--data", str(base / "d")]
+    argv += ["--time-column", "t", "--time-unit", "ns", "--tags", "asset"]
+    assert main(argv) == 0
+    return base / "d", rows
+
+
+def test_query_read_to_csv_and_latest_table(plant_dir, tmp_path, capsys):
+    data_dir, rows = plant_dir
+    out = tmp_path / "p1.csv"
+    argv = ["query", "read", "pump", "--data", str(data_dir), "--where", "asset=P-1"]
+    assert main([*argv, "--start", "5000000000", "--out", str(out)]) == 0
+    with open(out, newline="") as f:
+        got = list(csv.DictReader(f))
+    expected = [r for r in rows if r[1] == "P-1" and r[0] >= 5 * 10**9]
+    assert [float(g["v"]) for g in got] == [v for _, _, v in expected]
+    capsys.readouterr()
+    assert main(["query", "latest", "pump", "--data", str(data_dir)]) == 0
+    printed = capsys.readouterr().out
+    assert "38.0" in printed and "39.0" in printed and "2 rows" in printed
+
+
+def test_query_aggregate_to_parquet(plant_dir, tmp_path):
+    import pyarrow.parquet as pq
+
+    data_dir, rows = plant_dir
+    out = tmp_path / "kpis.parquet"
+    argv = ["query", "aggregate", "pump", "--data", str(data_dir), "--every", "5s"]
+    argv += ["--aggs", "v:count,max", "--by", "asset", "--out", str(out)]
+    assert main(argv) == 0
+    table = pq.read_table(out)
+    window = 5 * 10**9
+    got = {
+        (a, t): (n, m)
+        for a, t, n, m in zip(
+            table.column("asset").to_pylist(),
+            int_times(table),
+            table.column("v_count").to_pylist(),
+            table.column("v_max").to_pylist(),
+        )
+    }
+    expected: dict = {}
+    for t, a, v in rows:
+        key = (a, t // window * window)
+        n, m = expected.get(key, (0, v))
+        expected[key] = (n + 1, max(m, v))
+    assert got == expected
+
+
+def test_query_errors(plant_dir, capsys):
+    data_dir, _ = plant_dir
+    assert (
+        main(["query", "read", "pump", "--data", str(data_dir), "--out", "x.txt"]) == 2
+    )
+    assert "must end in .csv or .parquet" in capsys.readouterr().err
+    assert main(["query", "aggregate", "pump", "--data", str(data_dir)]) == 2
+    assert "needs --every" in capsys.readouterr().err
+    assert main(["query", "read", "pump", "--data", str(data_dir / "nope")]) == 2
