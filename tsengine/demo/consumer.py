@@ -22,6 +22,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import traceback
@@ -192,6 +193,8 @@ class ConsumerProcess:
     def __init__(self, url: str, interval: float = 0.5, raw_ms: int = 100) -> None:
         self.report: dict = {}
         self.stderr = b""
+        # a file, not a pipe: a chatty child must never block on a full pipe
+        self._errors = tempfile.TemporaryFile()
         self._done = threading.Event()
         self.process = subprocess.Popen(
             [
@@ -204,7 +207,7 @@ class ConsumerProcess:
             ],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
+            stderr=self._errors,
             env=_child_env(),
         )
         self._reader = threading.Thread(target=self._read, daemon=True)
@@ -231,7 +234,10 @@ class ConsumerProcess:
             self.process.kill()
             self.process.wait(5)
         self._done.wait(5)
-        self.stderr = self.process.stderr.read()
+        if not self._errors.closed:
+            self._errors.seek(0)
+            self.stderr = self._errors.read()
+            self._errors.close()
         report = dict(self.report)
         report["exit_code"] = self.process.returncode
         if self.process.returncode and not report.get("fatal"):
