@@ -121,40 +121,61 @@ def _lanes_sum(v, a, b):
 
 
 @numba.njit(**NJIT)
-def _lanes_extremes(v, a, b):
-    """Min and max of ``v[a:b]`` in four lanes (valid only without NaN)."""
-    m0 = m1 = m2 = m3 = np.inf
-    x0 = x1 = x2 = x3 = -np.inf
+def _lanes_sum_extremes(v, a, b):
+    """Compensated sum, min and max of ``v[a:b]`` in one pass (valid without NaN).
+
+    Four two-sum lanes and two min/max lanes (each taking a pair of values per step):
+    more lanes spill registers and run slower.
+    """
+    s0 = s1 = s2 = s3 = 0.0
+    c0 = c1 = c2 = c3 = 0.0
+    m0 = m1 = np.inf
+    x0 = x1 = -np.inf
     i = a
     while i + 4 <= b:
         u0 = v[i]
         u1 = v[i + 1]
         u2 = v[i + 2]
         u3 = v[i + 3]
-        m0 = min(m0, u0)
-        m1 = min(m1, u1)
-        m2 = min(m2, u2)
-        m3 = min(m3, u3)
-        x0 = max(x0, u0)
-        x1 = max(x1, u1)
-        x2 = max(x2, u2)
-        x3 = max(x3, u3)
+        t0 = s0 + u0
+        t1 = s1 + u1
+        t2 = s2 + u2
+        t3 = s3 + u3
+        b0 = t0 - s0
+        b1 = t1 - s1
+        b2 = t2 - s2
+        b3 = t3 - s3
+        c0 += (s0 - (t0 - b0)) + (u0 - b0)
+        c1 += (s1 - (t1 - b1)) + (u1 - b1)
+        c2 += (s2 - (t2 - b2)) + (u2 - b2)
+        c3 += (s3 - (t3 - b3)) + (u3 - b3)
+        s0 = t0
+        s1 = t1
+        s2 = t2
+        s3 = t3
+        m0 = min(m0, min(u0, u2))
+        m1 = min(m1, min(u1, u3))
+        x0 = max(x0, max(u0, u2))
+        x1 = max(x1, max(u1, u3))
         i += 4
     while i < b:
+        s0, e0 = _two_sum(s0, v[i])
+        c0 += e0
         m0 = min(m0, v[i])
         x0 = max(x0, v[i])
         i += 1
-    return min(min(m0, m1), min(m2, m3)), max(max(x0, x1), max(x2, x3))
+    th, tl = _dd_add(s0, c0, s1, c1)
+    th, tl = _dd_add(th, tl, s2, c2)
+    th, tl = _dd_add(th, tl, s3, c3)
+    return th, tl, min(m0, m1), max(x0, x1)
 
 
 @numba.njit(parallel=True, **NJIT)
 def _segments_float(v, lo, hi, extremes):
     """Float states of every segment; parallel over segments.
 
-    The sum and the extremes run as two loops over the segment (the second reads it
-    from cache): fused, their sixteen accumulators spill out of the registers. A
-    non-finite sum (NaN, inf or overflow in the segment) sends the segment to the
-    exact per-value path. Extremes are computed only when ``extremes`` is true.
+    Extremes are computed only when ``extremes`` is true. A non-finite sum (NaN, inf
+    or overflow in the segment) sends the segment to the exact per-value path.
     """
     n_seg = lo.size
     cnt = np.empty(n_seg, np.int64)
@@ -166,14 +187,18 @@ def _segments_float(v, lo, hi, extremes):
     for j in numba.prange(n_seg):
         a = lo[j]
         b = hi[j]
-        th, tl = _lanes_sum(v, a, b)
+        if extremes:
+            th, tl, lo_v, hi_v = _lanes_sum_extremes(v, a, b)
+        else:
+            th, tl = _lanes_sum(v, a, b)
+            lo_v, hi_v = np.inf, -np.inf
         if np.isfinite(th) and np.isfinite(tl):
             cnt[j] = b - a
             nan[j] = 0
             shi[j] = th
             slo[j] = tl
-            if extremes:
-                mn[j], mx[j] = _lanes_extremes(v, a, b)
+            mn[j] = lo_v
+            mx[j] = hi_v
         else:
             r = _exact_segment(v, a, b)
             cnt[j], nan[j], shi[j], slo[j], mn[j], mx[j] = r
