@@ -419,3 +419,19 @@ def test_now_relative_start_works_end_to_end():
         simple(t, [1.0]), every="1m", start="-1h", aggs={"v": ["count"]}
     )
     assert out.column("v_count").to_pylist()[-1] == 1
+
+
+def test_right_closed_ranges_are_tiled_exactly():
+    # (0, 30] with (s, s + 10] windows: three windows, the point at 0 is outside
+    table = simple([0, 1, 10, 11, 30, 31], [1.0, 2.0, 3.0, 4.0, 5.0, 6.0])
+    out = aggregate_table(
+        table,
+        every=10,
+        start=0,
+        end=30,
+        closed="right",
+        label="right",
+        aggs={"v": ["count", "sum"]},
+    )
+    assert out.column("time").cast(pa.int64()).to_pylist() == [10, 20, 30]
+    assert out.column("v_sum").to_pylist() == [5.0, 4.0, 5.0]

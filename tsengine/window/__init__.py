@@ -16,10 +16,12 @@ Calendar
     weeks start on Monday. Fixed steps (hours and below, and days/weeks in UTC) ignore
     ``tz``: they stay aligned to the epoch (for a +05:30 zone, pass ``offset="30m"``).
 Ranges and empty windows
-    With ``start`` and ``end`` every window of the range is returned for every group
-    with rows in the range or a seed (without ``by``, for the one group even with no
-    rows at all); ``fill`` decides empty windows (see :mod:`tsengine.window.fill`).
-    Without a range, windows span each group's own rows.
+    The range is ``[start, end)``, or ``(start, end]`` with ``closed="right"``, so an
+    aligned range is tiled exactly by its windows. With ``start`` and ``end`` every
+    window of the range is returned for every group with rows in the range or a seed
+    (without ``by``, for the one group even with no rows at all); ``fill`` decides
+    empty windows (see :mod:`tsengine.window.fill`). Without a range, windows span
+    each group's own rows.
     Sliding windows start on the grid at or before the range's (or group's) first
     instant, as polars' ``group_by_dynamic`` does; windows at the range edges only see
     rows inside the range.

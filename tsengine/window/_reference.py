@@ -318,11 +318,13 @@ def reference_table(
     ``int_fields`` maps integer field names to "int" or "uint"; ``string_fields`` names
     the string fields.
     """
-    shift = 1 if closed == "right" else 0
+    # Right-closed windows take the range as (start, end]; sessions ignore closed
+    shift = 1 if closed == "right" and gap is None else 0
     int_fields = dict(int_fields)
     groups = {}
     for r in rows:
-        if (start is None or r["time"] >= start) and (end is None or r["time"] < end):
+        key = r["time"] - shift
+        if (start is None or key >= start) and (end is None or key < end):
             groups.setdefault(tuple(r[b] for b in by), []).append(r)
     seeds = {}
     for r in seed_rows:
@@ -350,12 +352,12 @@ def reference_table(
             shift_w = 0
         elif parse_duration(every).is_calendar(tz):
             if start is not None and end is not None:
-                lo, hi = start - shift, end - 1 - shift
+                lo, hi = start, end - 1
             elif not keys:
                 continue
             else:
-                lo = keys[0] if start is None else start - shift
-                hi = keys[-1] if end is None else end - 1 - shift
+                lo = keys[0] if start is None else start
+                hi = keys[-1] if end is None else end - 1
             if hi < lo:
                 continue
             edges = calendar_edges(every, tz, lo, hi, offset or "0s")
@@ -369,8 +371,7 @@ def reference_table(
             every_ns = parse_duration(every).fixed_ns()
             period_ns = parse_duration(period or every).fixed_ns()
             origin = origin_of(every, offset)
-            lo = None if start is None else start - shift
-            hi = None if end is None else end - shift
+            lo, hi = start, end
             if not (start is not None and end is not None) and not keys:
                 continue
             starts = fixed_windows(

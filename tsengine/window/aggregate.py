@@ -64,10 +64,11 @@ def aggregate_table(
     by : list of str, optional
         Tag columns to group by; groups come out in ascending tag order, nulls last.
     start, end : int, datetime, numpy/pandas timestamp or str, optional
-        Query range ``[start, end)``; rows outside it are ignored. With both, every
-        window from the one holding ``start`` to the one holding ``end - 1`` is
-        returned for every group (see ``fill``). Without them, windows run from each
-        group's first row to its last.
+        Query range ``[start, end)`` (``(start, end]`` with ``closed="right"``); rows
+        outside it are ignored. With both, every window from the one holding the
+        range's first instant to the one holding its last is returned for every group
+        (see ``fill``), so an aligned range is tiled exactly. Without them, windows
+        run from each group's first row to its last.
     period : str or int, optional
         Window width (default ``every``). Wider than ``every`` gives sliding windows;
         it need not be a multiple of ``every``.
@@ -180,8 +181,9 @@ def _run(
     t = grp.times
     g_lo, g_hi = grp.g_lo, grp.g_hi
     if start_ns is not None or end_ns is not None:
-        lo = INT64_MIN if start_ns is None else start_ns
-        hi = INT64_MAX if end_ns is None else end_ns
+        # Right-closed windows read the range as (start, end], left-closed [start, end)
+        lo = INT64_MIN if start_ns is None else min(start_ns + spec.shift, INT64_MAX)
+        hi = INT64_MAX if end_ns is None else min(end_ns + spec.shift, INT64_MAX)
         n_groups = g_lo.size
         g_lo, g_hi = _window_rows(
             t if t.size else np.zeros(1, np.int64),

@@ -219,9 +219,9 @@ def _key_bounds(spec, t, g_lo, g_hi, start, end, present):
     first = np.where(has_rows, t[np.minimum(g_lo, t.size - 1)], 0) - spec.shift
     last = np.where(has_rows, t[np.maximum(g_hi - 1, 0)], 0) - spec.shift
     if start is not None:
-        first = np.full(g_lo.size, start - spec.shift, np.int64)
+        first = np.full(g_lo.size, start, np.int64)
     if end is not None:
-        last = np.full(g_lo.size, end - 1 - spec.shift, np.int64)
+        last = np.full(g_lo.size, end - 1, np.int64)
     covered = has_rows | (present & (start is not None and end is not None))
     if start is not None and end is not None and end <= start:
         covered = np.zeros(g_lo.size, np.bool_)
