@@ -264,7 +264,13 @@ class Table:
         )
         for g in slow:
             lo, hi = int(offsets[g]), int(offsets[g + 1])
-            self.write_rows(buffers[g], rows.take(grouping.order[lo:hi]))
+            idx = grouping.order[lo:hi]
+            if idx[-1] - idx[0] == hi - lo - 1:
+                # The series' rows are one contiguous run of the batch: no gather.
+                part = rows.slice(int(idx[0]), int(idx[-1]) + 1)
+            else:
+                part = rows.take(idx)
+            self.write_rows(buffers[g], part)
         return buffers
 
     def _gather(self, batch: Batch, order: np.ndarray | None) -> Rows:
@@ -294,6 +300,11 @@ class Table:
     def write_rows(self, buf: SeriesBuffer, rows: Rows) -> None:
         """Slow path for one series: sort, resolve duplicates, merge, seal."""
         policy = self.definition.duplicates
+        t = rows.times
+        if (buf.empty or t[0] > buf.last_time) and bool(np.all(t[1:] > t[:-1])):
+            # In order, just larger than the ring's free room: append and seal.
+            self._append_with_seal(buf, rows)
+            return
         rows = mg.collapse(mg.sort_rows(rows), policy)
         if len(rows) == 0:
             return
