@@ -18,6 +18,7 @@ Concurrency contract (the caller holds the table's write lock for every mutation
 cimport cython
 from libc.stdint cimport int64_t, uint8_t, uint64_t
 from libc.string cimport memcpy
+from cpython.mem cimport PyMem_Free, PyMem_Malloc
 
 import numpy as np
 
