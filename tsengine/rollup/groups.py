@@ -24,23 +24,41 @@ def sort_key(key: tuple) -> tuple:
     return tuple((v is None, v or "") for v in key)
 
 
+def column(data: pa.Table, name: str) -> pa.Array:
+    """One array for a column, without a copy when it has a single chunk."""
+    col = data.column(name)
+    if isinstance(col, pa.ChunkedArray):
+        return col.chunk(0) if col.num_chunks == 1 else col.combine_chunks()
+    return col
+
+
+def _encoded(data: pa.Table, name: str) -> pa.DictionaryArray | None:
+    """A tag column as a dictionary array (None when the batch lacks it)."""
+    if name not in data.column_names:
+        return None
+    arr = column(data, name)
+    return arr if pa.types.is_dictionary(arr.type) else pc.dictionary_encode(arr)
+
+
+def _indices(arr: pa.DictionaryArray | None, n: int, null_code: int) -> np.ndarray:
+    """Per-row dictionary index, ``null_code`` for null (zero-copy when possible)."""
+    if arr is None:
+        return np.full(n, null_code, np.int64)
+    idx = arr.indices
+    if idx.null_count:
+        idx = idx.fill_null(null_code)
+    return idx.to_numpy(zero_copy_only=False)
+
+
 def _column_codes(data: pa.Table, name: str) -> tuple[np.ndarray, list]:
     """Per-row code of a tag column and the value of each code.
 
     The last code stands for null (and for a column the batch lacks).
     """
-    n = data.num_rows
-    if name not in data.column_names:
-        return np.zeros(n, np.int64), [None]
-    col = data.column(name)
-    arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
-    if not pa.types.is_dictionary(arr.type):
-        arr = pc.dictionary_encode(arr)
-    values = arr.dictionary.to_pylist() + [None]
-    idx = arr.indices
-    if idx.null_count:
-        idx = idx.fill_null(len(values) - 1)
-    return np.asarray(idx.to_numpy(zero_copy_only=False), dtype=np.int64), values
+    arr = _encoded(data, name)
+    values = ([] if arr is None else arr.dictionary.to_pylist()) + [None]
+    codes = _indices(arr, data.num_rows, len(values) - 1)
+    return codes.astype(np.int64, copy=False), values
 
 
 def tuple_codes(data: pa.Table, names: list[str]) -> tuple[np.ndarray, list[tuple]]:
@@ -94,6 +112,8 @@ class GroupIndex:
         self._ids: dict[tuple, int] = {}
         self._rank: np.ndarray | None = None
         self._columns: list[pa.Array] | None = None
+        # (dictionary, lut, tuples) of the last one-tag batch; lut fills in place
+        self._last: tuple | None = None
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -102,6 +122,33 @@ class GroupIndex:
         """Group number of each tuple, -1 for tuples not numbered yet."""
         get = self._ids.get
         return np.array([get(key, -1) for key in tuples], dtype=np.int64)
+
+    def batch(self, data: pa.Table) -> tuple[np.ndarray, np.ndarray, list[tuple]]:
+        """``(codes, lut, tuples)`` of a batch: row ``i`` is in group
+        ``lut[codes[i]]`` (-1: not numbered yet, see :meth:`add`), whose tags are
+        ``tuples[codes[i]]``.
+
+        With one ``by`` tag whose dictionary equals the previous batch's (a writer
+        sending the same assets again), the previous ``lut`` is reused: nothing is
+        looked up per batch.
+        """
+        if len(self.by) != 1:
+            codes, tuples = tuple_codes(data, self.by)
+            return codes, self.lookup(tuples), tuples
+        arr = _encoded(data, self.by[0])
+        dictionary = None if arr is None else arr.dictionary
+        cached = self._last
+        if (
+            cached is None
+            or dictionary is None
+            or cached[0] is None
+            or not dictionary.equals(cached[0])
+        ):
+            values = ([] if arr is None else dictionary.to_pylist()) + [None]
+            tuples = [(v,) for v in values]
+            cached = self._last = (dictionary, self.lookup(tuples), tuples)
+        lut, tuples = cached[1], cached[2]
+        return _indices(arr, data.num_rows, len(tuples) - 1), lut, tuples
 
     def add(self, key: tuple) -> int:
         """Number a new group (or return the number of a known one)."""

@@ -25,11 +25,13 @@ import numba
 import numpy as np
 import pyarrow as pa
 
+from tsengine.rollup import _finish as F
 from tsengine.rollup import _kernels as K
-from tsengine.rollup.groups import GroupIndex, series_rank, tuple_codes
+from tsengine.rollup.groups import GroupIndex, column, series_rank
+from tsengine.rollup.output import field_columns
 from tsengine.rollup.sketch import mapping
 from tsengine.rollup.spec import RollupSpec
-from tsengine.schema import FIELD_TYPES, TableDef
+from tsengine.schema import TableDef
 from tsengine.window import AggSpec, parse_agg
 from tsengine.window.aggspec import MERGEABLE
 
@@ -106,6 +108,22 @@ class WindowState:
         self._index = numba.typed.Dict.empty(key, numba.types.int64)
         self._bins = numba.typed.Dict.empty(numba.types.int64, numba.types.int64)
         self._cache = np.zeros((0, 3), np.int64)  # per group: window start, end, row
+        self._last = np.zeros((0, 2), np.int64)  # per group: last time, series rank
+
+        # Arguments of the routing kernel, kept between batches
+        self._none = np.zeros(0, np.int64)
+        self._out = np.zeros(7, np.int64)
+        # Times whose window could leave the int64 range are unusable
+        self._grid = np.array(
+            [
+                spec.origin_ns,
+                spec.every_ns,
+                self.first_open,
+                I64_MIN + 2 * spec.every_ns,
+                I64_MAX - 2 * spec.every_ns,
+            ],
+            np.int64,
+        )
 
     # -- figures ---------------------------------------------------------------
 
@@ -142,31 +160,28 @@ class WindowState:
             return Ingested(None, None)
         spec = self.spec
         t = _times(data)
-        codes, tuples = tuple_codes(data, spec.by)
-        lut = self.groups.lookup(tuples)
+        codes, lut, tuples = self.groups.batch(data)
         several = not set(tags) <= set(spec.by)
-        rank = series_rank(data, tags) if several else np.zeros(0, np.int64)
+        rank = series_rank(data, tags) if several else self._none
+        columns = [_values(plan, data) for plan in self.plans]
 
-        # One pass: group and state row of every row, late rows, order check.
-        # Times whose window could leave the int64 range are unusable.
-        grid = np.array(
-            [
-                spec.origin_ns,
-                spec.every_ns,
-                self.first_open,
-                I64_MIN + 2 * spec.every_ns,
-                I64_MAX - 2 * spec.every_ns,
-            ],
-            np.int64,
-        )
+        # A batch in time order (a gateway's usual batch) has its float fields added
+        # while it is routed; any other is routed first, checking the order
+        fused = not several and K._sorted(t)
+        floats = _float_inputs(self.plans, columns) if fused else _NO_FLOATS
+
+        # One pass: group and state row of every row, late rows, order check
+        self._grid[2] = self.first_open
+        out = self._out
+        out[:] = (0, 0, 0, I64_MIN, I64_MIN, 1, -1)
+        last = self._last
+        last.fill(I64_MIN)
         srow = np.empty(n, np.int64)
-        last = np.full((len(self.groups), 2), I64_MIN, np.int64)
-        out = np.array([0, 0, 0, I64_MIN, I64_MIN, 1, -1], np.int64)
         while True:
             K._route(
-                t, codes, lut, rank, grid, int(out[K.OUT_POS]), self._index,
-                self._cache, self._st_g, self._st_w, self._free, self._n_free, srow,
-                last, self._fs, self._is, out,
+                t, codes, lut, rank, self._grid, int(out[K.OUT_POS]), not fused,
+                self._index, self._cache, self._st_g, self._st_w, self._free,
+                self._n_free, srow, last, self._fs, self._is, out, *floats,
             )  # fmt: skip
             if out[K.OUT_POS] == n:
                 break
@@ -177,17 +192,18 @@ class WindowState:
             used = np.bincount(codes, minlength=len(tuples))
             for j in np.flatnonzero((used > 0) & (lut < 0)).tolist():
                 lut[j] = self.groups.add(tuples[j])
-            last = self._grow_groups(last)
+            last = self._grow_groups()
             out[K.OUT_CODE] = -1
 
-        # Rows are added in time order within each group: the batch's, or sorted
-        order = np.zeros(0, np.int64)
+        # The rest is added in time order within each group: the batch's, or sorted
+        order = self._none
         if not out[K.OUT_ORDERED]:
             g = lut[codes]
             keys = (rank, t, g) if several else (t, g)
             order = np.lexsort(keys).astype(np.int64)
-        for plan in self.plans:
-            self._accumulate(plan, data, order, srow, t)
+        for plan, values in zip(self.plans, columns):
+            if values is not None:
+                self._accumulate(plan, values, order, srow, t, not fused)
 
         # Watermark, then the windows it closes
         n_late, n_bad = int(out[K.OUT_LATE]), int(out[K.OUT_BAD])
@@ -200,32 +216,24 @@ class WindowState:
             int(out[K.OUT_LATE_W]) if n_late else None,
         )
 
-    def _accumulate(self, plan, data, order, srow, t) -> None:
-        if plan.name not in data.column_names:
-            return  # the batch has no value of this field: all null
-        col = data.column(plan.name)
-        arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
-        valid = np.zeros(0, np.uint8)
-        if arr.null_count:
-            valid = arr.is_valid().to_numpy(zero_copy_only=False).view(np.uint8)
-            arr = arr.fill_null(False if plan.kind == "bool" else 0)
-        raw = arr.to_numpy(zero_copy_only=False)
+    def _accumulate(self, plan, values, order, srow, t, floats: bool) -> None:
+        """Integer states, float states (unless added while routing), sketches."""
+        raw, v, valid = values
         if plan.use_int:
             ints = raw.astype(np.int64)
             if plan.kind == "uint64":
                 ints = raw.view(np.int64) ^ _SIGN  # unsigned order as signed order
             K._acc_int(order, srow, t, ints, valid, self._is, plan.slot)
-        if plan.use_float:
-            v = np.ascontiguousarray(raw, dtype=np.float64)
+        if plan.use_float and floats:
             K._acc_float(
                 order, srow, t, v, valid, self._fs, self._is, plan.slot,
                 plan.nan_in_lanes, plan.ends, plan.moments,
             )  # fmt: skip
-            for k, _ in plan.sketches:
-                K._acc_sketch(
-                    order, srow, v, valid, self._bins, self.n_sketch, k, self._inv,
-                    self._kmax,
-                )  # fmt: skip
+        for k, _ in plan.sketches:
+            K._acc_sketch(
+                order, srow, v, valid, self._bins, self.n_sketch, k, self._inv,
+                self._kmax,
+            )  # fmt: skip
 
     def set_frontier(self, first_open: int) -> None:
         """Treat windows before index ``first_open`` as closed (recovery)."""
@@ -253,7 +261,7 @@ class WindowState:
         rows = rows[np.lexsort((self.groups.rank()[groups], st_w[rows]))]
         windows = st_w[rows]
         table = self._table(rows, windows)
-        K._release(
+        F._release(
             rows, self._index, self._st_g, self._st_w, self._cache, self._free,
             self._n_free,
         )  # fmt: skip
@@ -275,9 +283,9 @@ class WindowState:
         if self.n_sketch:
             closing = np.zeros(self._st_w.size, np.bool_)
             closing[rows] = True
-            sketches = K._take_sketches(self._bins, closing, self.n_sketch)
+            sketches = F._take_sketches(self._bins, closing, self.n_sketch)
         for plan in self.plans:
-            columns.update(_results(self, plan, rows, sketches))
+            columns.update(field_columns(self, plan, rows, sketches))
         return pa.table(columns)
 
     # -- storage ---------------------------------------------------------------
@@ -300,26 +308,72 @@ class WindowState:
         self._free = free
         self._n_free[0] = n_free + extra
 
-    def _grow_groups(self, last: np.ndarray) -> np.ndarray:
-        """Room for every numbered group in the window cache and in ``last``."""
+    def _grow_groups(self) -> np.ndarray:
+        """Room for every numbered group in the window cache and the order check;
+        returns the order check's (time, rank) per group, kept as it was."""
         n_groups, have = len(self.groups), self._cache.shape[0]
         if n_groups > have:
             size = max(n_groups, 2 * have, 16)
             extra = np.empty((size - have, 3), np.int64)
             extra[:] = (I64_MAX, I64_MIN, -1)  # no window: no time falls in it
             self._cache = np.concatenate([self._cache, extra])
-        grown = np.full((n_groups, 2), I64_MIN, np.int64)
-        grown[: last.shape[0]] = last
-        return grown
+            last = np.full((size, 2), I64_MIN, np.int64)
+            last[:have] = self._last
+            self._last = last
+        return self._last
 
 
 def _times(data: pa.Table) -> np.ndarray:
     """The ``time`` column as int64 ns (the engine hands timestamp[ns, UTC])."""
-    col = data.column("time")
-    arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+    arr = column(data, "time")
     if pa.types.is_timestamp(arr.type) and arr.type.unit != "ns":
         arr = arr.cast(pa.timestamp("ns", tz=arr.type.tz))
     return np.ascontiguousarray(arr.view(pa.int64()).to_numpy(zero_copy_only=False))
+
+
+def _values(plan: FieldPlan, data: pa.Table):
+    """(raw values, float64 values or None, uint8 validity or empty) of a field;
+    None when the batch lacks the field (all null)."""
+    if plan.name not in data.column_names:
+        return None
+    arr = column(data, plan.name)
+    valid = _EMPTY_U8
+    if arr.null_count:
+        valid = arr.is_valid().to_numpy(zero_copy_only=False).view(np.uint8)
+        arr = arr.fill_null(False if plan.kind == "bool" else 0)
+    raw = arr.to_numpy(zero_copy_only=False)
+    v = np.ascontiguousarray(raw, dtype=np.float64) if plan.use_float else None
+    return raw, v, valid
+
+
+_EMPTY_U8 = np.zeros(0, np.uint8)
+_NO_FLOATS = (np.zeros((0, 0)), np.zeros((0, 0), np.uint8), np.zeros((0, 4), np.int64))
+
+
+def _float_inputs(plans: list[FieldPlan], columns: list) -> tuple:
+    """Float fields as _route() adds them: values and validity (rows x fields) and
+    each field's slot and flags."""
+    picked = [(p, c) for p, c in zip(plans, columns) if c is not None and p.use_float]
+    if not picked:
+        return _NO_FLOATS
+    plan = np.array(
+        [[p.slot, p.nan_in_lanes, p.ends, p.moments] for p, _ in picked], np.int64
+    )
+    if len(picked) == 1:
+        v, valid = picked[0][1][1], picked[0][1][2]
+        return (
+            v.reshape(-1, 1),
+            valid.reshape(-1, 1) if valid.size else _NO_FLOATS[1],
+            plan,
+        )
+    values = np.column_stack([c[1] for _, c in picked])
+    valid = _NO_FLOATS[1]
+    if any(c[2].size for _, c in picked):
+        n = values.shape[0]
+        valid = np.column_stack(
+            [c[2] if c[2].size else np.ones(n, np.uint8) for _, c in picked]
+        )
+    return values, valid, plan
 
 
 def _plans(spec: RollupSpec, source: TableDef) -> list[FieldPlan]:
@@ -351,85 +405,3 @@ def _plans(spec: RollupSpec, source: TableDef) -> list[FieldPlan]:
                 n_sketch += 1
         plans.append(plan)
     return plans
-
-
-def _results(state: WindowState, plan: FieldPlan, rows, sketches) -> dict:
-    """Output columns of one field for the closing state rows."""
-    out = {}
-    f = plan.slot
-    fl = K._finish_float(rows, state._fs, state._is, f) if plan.use_float else None
-    ints = (
-        _int_results(plan, K._finish_int(rows, state._is, f)) if plan.use_int else None
-    )
-    quantiles = {}
-    if plan.sketches:
-        ids, bins, counts = sketches
-        for k, agg in plan.sketches:
-            targets = rows * state.n_sketch + k
-            quantiles[agg.name] = K._sketch_quantiles(
-                ids, bins, counts, targets, agg.q, state._inv, state._kmax, fl[3], fl[4]
-            )
-    for agg in plan.aggs:
-        column = f"{plan.name}_{agg.name}"
-        if ints is not None and agg.kind in _INT_AGGS:
-            out[column] = ints[agg.kind]
-        else:
-            out[column] = _float_result(agg, fl, quantiles)
-    return out
-
-
-_DIRECT = {"sum": 1, "mean": 2, "min": 3, "max": 4, "first": 5, "last": 6}
-_MOMENTS = {"var": (1.0, False), "std": (1.0, True), "var_pop": (0.0, False),
-            "std_pop": (0.0, True)}  # fmt: skip
-
-
-def _float_result(agg: AggSpec, fl, quantiles) -> pa.Array:
-    """One float-state output column: values, and null where it has no value."""
-    cnt, mean, m2 = fl[0], fl[2], fl[7]
-    kind = agg.kind
-    if kind == "count":
-        return pa.array(cnt, pa.int64())
-    ok = cnt > 0
-    if kind in _DIRECT:
-        vals = fl[_DIRECT[kind]]
-    elif kind == "spread":
-        with np.errstate(over="ignore"):
-            vals = fl[4] - fl[3]  # inf when max - min overflows
-    elif kind == "quantile":
-        vals = quantiles[agg.name]
-    else:
-        # Sample (n - 1) or population (n) moments; none when the mean is not finite
-        ddof, root = _MOMENTS[kind]
-        ok = cnt > ddof
-        with np.errstate(invalid="ignore", divide="ignore"):
-            vals = m2 / (cnt - ddof)
-        vals = np.where(np.isfinite(mean), np.sqrt(vals) if root else vals, np.nan)
-    return pa.array(vals, pa.float64(), mask=None if ok.all() else ~ok)
-
-
-def _int_results(plan: FieldPlan, raw: np.ndarray) -> dict[str, pa.Array]:
-    """Integer outputs from (count, sum, min, max, first, last) bit patterns."""
-    cnt, total, mn, mx, first, last = raw
-    present = None if cnt.all() else cnt == 0  # the null mask
-    if plan.kind == "uint64":
-        # Undo the sign flip; the flipped sum is off by count * 2**63
-        mn, mx, first, last = (a ^ _SIGN for a in (mn, mx, first, last))
-        total = total ^ np.where(cnt & 1, _SIGN, np.int64(0))
-        mn, mx, first, last, total = (
-            a.view(np.uint64) for a in (mn, mx, first, last, total)
-        )
-    # max - min is in [0, 2**64): exact in unsigned arithmetic
-    spread = (mx.view(np.uint64) - mn.view(np.uint64)).astype(np.float64)
-    if plan.kind == "bool":
-        mn, mx, first, last = (a.astype(np.bool_) for a in (mn, mx, first, last))
-    kind = FIELD_TYPES[plan.kind]
-    sum_type = pa.uint64() if plan.kind == "uint64" else pa.int64()
-    return {
-        "count": pa.array(cnt, pa.int64()),
-        "sum": pa.array(total, sum_type, mask=present),
-        "min": pa.array(mn, kind, mask=present),
-        "max": pa.array(mx, kind, mask=present),
-        "first": pa.array(first, kind, mask=present),
-        "last": pa.array(last, kind, mask=present),
-        "spread": pa.array(spread, pa.float64(), mask=present),
-    }
