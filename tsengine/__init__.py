@@ -30,6 +30,7 @@ def __getattr__(name: str):
         return getattr(flight, name)
     raise AttributeError(f"module 'tsengine' has no attribute {name!r}")
 
+
 __all__ = [
     "BudgetError",
     "ClosedError",
