@@ -358,6 +358,7 @@ def test_session_windows():
         ({"every": "1d12h", "tz": "Europe/Berlin"}, ParseError, "mixed"),
         ({"every": "1h", "offset": "1mo"}, ParseError, "months"),
         ({"seed": pa.table({"v": [1.0]})}, SchemaError, "seed lacks"),
+        ({"by": ["v"]}, SchemaError, "tags are strings"),
     ],
 )
 def test_errors_name_the_bad_value(kwargs, error, match):
@@ -382,6 +383,9 @@ def test_bad_times_are_refused():
     edge = simple([-(2**63) + 5], [1.0])
     with pytest.raises(TimestampError, match=str(-(2**63) + 5)):
         aggregate_table(edge, every="1s", aggs={"v": ["count"]})
+    huge = pa.table({"time": pa.array([2**64 - 1], pa.uint64()), "v": [1.0]})
+    with pytest.raises(TimestampError, match="int64"):
+        aggregate_table(huge, every=1, aggs={"v": ["count"]})
     with pytest.raises(SchemaError, match="timestamp"):
         aggregate_table(
             pa.table({"time": ["x"], "v": [1.0]}), every=1, aggs={"v": ["count"]}

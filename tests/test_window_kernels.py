@@ -91,6 +91,7 @@ def test_fixed_nonempty_windows(rows, every, period, origin, shift):
         every,
         period,
         shift,
+        10**9,
     )
     counts = _fixed_nonempty(*args, np.empty(0, np.int64))
     out = np.empty(counts.sum(), np.int64)

@@ -250,6 +250,19 @@ def _check_by(table, by, tag_columns) -> list[str]:
     for key in by:
         if key not in table.column_names or key == TIME:
             raise SchemaError(f"by column {key!r} is not a tag column of the data")
+        kind = table.schema.field(key).type
+        if pa.types.is_dictionary(kind):
+            kind = kind.value_type
+        if not (
+            pa.types.is_string(kind)
+            or pa.types.is_large_string(kind)
+            or pa.types.is_string_view(kind)
+            or pa.types.is_integer(kind)
+            or pa.types.is_boolean(kind)
+        ):
+            raise SchemaError(
+                f"by column {key!r} has type {kind}; tags are strings (or integers)"
+            )
         if tag_columns is not None and key not in tag_columns:
             raise SchemaError(
                 f"by column {key!r} is not one of tag_columns={tag_columns!r}"
@@ -305,7 +318,10 @@ def _times(table) -> np.ndarray:
     if col.null_count:
         raise TimestampError(f"column {TIME!r} has {col.null_count!r} null times")
     if pa.types.is_integer(col.type):
-        return col.cast(pa.int64()).to_numpy()
+        try:
+            return col.cast(pa.int64()).to_numpy()
+        except pa.ArrowInvalid as exc:
+            raise TimestampError(f"times do not fit int64 nanoseconds: {exc}") from None
     if not pa.types.is_timestamp(col.type):
         raise SchemaError(f"column {TIME!r} has type {col.type}, expected a timestamp")
     try:

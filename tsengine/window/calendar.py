@@ -1,7 +1,7 @@
 """Calendar window edges: local days, weeks, months and years in a time zone.
 
 A calendar window starts at a local wall time (local midnight of its first day, plus
-``offset`` applied in wall time) and is resolved to a UTC instant with ``zoneinfo``:
+``offset`` applied in wall time) and is resolved to a UTC instant:
 
 - a day across a DST change lasts 23 or 25 hours, because both of its edges are local
   midnights;
@@ -16,28 +16,31 @@ count days from 1970-01-01 and ``Nmo``/``Ny`` windows count months from January 
 all in local time. ``tz=None`` means UTC.
 
 Window ``k`` covers ``[start(k), end(k))``; ``end(k)`` is ``start`` plus ``period`` in
-wall time, so with ``period == every`` it is exactly ``start(k + 1)``.
+wall time, so with ``period == every`` it is exactly ``start(k + 1)``. Edges are
+computed for whole arrays of ``k`` at once: wall times with numpy, their resolution to
+UTC with Arrow's ``assume_timezone`` (earliest of an ambiguous pair, latest -- i.e. the
+end of the gap -- for a missing one), which reads the same system zone database as
+``zoneinfo``.
 """
 
 from __future__ import annotations
 
 import zoneinfo
-from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from tsengine.errors import ParseError, TimestampError
 from tsengine.window.duration import NS_PER_DAY, Duration
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_EPOCH_NAIVE = datetime(1970, 1, 1)
-_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 # Monday 1969-12-29 is day -3: weeks count from there
 _MONDAY0 = -3
+_WALL = pa.timestamp("ns")
 
 
-def load_zone(tz: str | None) -> zoneinfo.ZoneInfo | None:
-    """Resolve a zone name; None and ``"UTC"`` mean UTC (returned as None).
+def load_zone(tz: str | None) -> str | None:
+    """Check a zone name; None and ``"UTC"`` mean UTC (returned as None).
 
     Raises
     ------
@@ -49,63 +52,44 @@ def load_zone(tz: str | None) -> zoneinfo.ZoneInfo | None:
     if not isinstance(tz, str):
         raise ParseError(f"tz={tz!r} is not a time zone name")
     try:
-        return zoneinfo.ZoneInfo(tz)
+        zoneinfo.ZoneInfo(tz)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         raise ParseError(f"tz={tz!r} is not a known time zone") from None
+    return tz
 
 
-def _td_ns(delta: timedelta) -> int:
-    return (delta.days * 86_400 + delta.seconds) * 10**9 + delta.microseconds * 1000
-
-
-def utc_offset_ns(zone, utc_ns: int) -> int:
-    """UTC offset of ``zone`` at an instant, in ns (0 for UTC)."""
+def local_to_utc(zone: str | None, walls: np.ndarray) -> np.ndarray:
+    """Resolve local wall times (ns since 1970-01-01 00:00 local) to UTC ns."""
     if zone is None:
-        return 0
-    moment = _EPOCH + timedelta(microseconds=utc_ns // 1000)
-    return _td_ns(moment.astimezone(zone).utcoffset())
-
-
-def local_to_utc(zone, wall_ns: int) -> int:
-    """Resolve a local wall time (ns since 1970-01-01 00:00 local) to UTC ns.
-
-    Ambiguous wall times take the earlier instant; non-existent ones the first instant
-    after the gap (the transition).
-    """
-    if zone is None:
-        return wall_ns
-
-    # Try both readings of the wall time; keep the ones that round-trip
-    naive = _EPOCH_NAIVE + timedelta(microseconds=wall_ns // 1000)
-    readings = []
-    for fold in (0, 1):
-        utc = wall_ns - _td_ns(zone.utcoffset(naive.replace(fold=fold)))
-        readings.append(utc)
-    exists = [u for u in readings if u + utc_offset_ns(zone, u) == wall_ns]
-    if exists:
-        return min(exists)
-
-    # In a gap: bisect for the first instant whose wall time is past the gap's start
-    lo, hi = min(readings), max(readings)
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if mid + utc_offset_ns(zone, mid) >= wall_ns:
-            hi = mid
-        else:
-            lo = mid
-    return hi
-
-
-def _days_from_months(months: int) -> int:
-    """Days from 1970-01-01 to the first day of month ``months`` (0 = January 1970)."""
-    year, month0 = divmod(months, 12)
+        return walls
     try:
-        first = date(1970 + year, month0 + 1, 1)
-    except ValueError:
+        utc = pc.assume_timezone(
+            pa.array(walls, _WALL),
+            timezone=zone,
+            ambiguous="earliest",
+            nonexistent="latest",
+        )
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+        raise TimestampError(f"cannot place local times in {zone!r}: {exc}") from None
+    return utc.view(pa.int64()).to_numpy(zero_copy_only=False)
+
+
+def utc_to_local(zone: str | None, utc: np.ndarray) -> np.ndarray:
+    """Local wall time (ns since 1970-01-01 00:00 local) of UTC instants."""
+    if zone is None:
+        return utc
+    aware = pa.array(utc, pa.timestamp("ns", zone))
+    return pc.local_timestamp(aware).view(pa.int64()).to_numpy(zero_copy_only=False)
+
+
+def _days_from_months(months: np.ndarray) -> np.ndarray:
+    """Days from 1970-01-01 to the first day of each month (0 = January 1970)."""
+    if months.size and (months.min() < -12 * 300 or months.max() > 12 * 400):
+        bad = int(months.min() if months.min() < -12 * 300 else months.max())
         raise TimestampError(
-            f"calendar month {months!r} after January 1970 is outside the date range"
-        ) from None
-    return first.toordinal() - _EPOCH_ORDINAL
+            f"calendar month {bad!r} after January 1970 is out of range"
+        )
+    return months.astype("datetime64[M]").astype("datetime64[D]").astype(np.int64)
 
 
 class CalendarGrid:
@@ -124,12 +108,7 @@ class CalendarGrid:
 
     def __init__(self, every: Duration, tz: str | None, offset: Duration):
         # One calendar unit per grid: mixed units have no single alignment
-        parts = [
-            bool(every.months),
-            bool(every.weeks),
-            bool(every.days),
-            bool(every.ns),
-        ]
+        parts = [bool(every.months), bool(every.weeks), bool(every.days)]
         if sum(parts) != 1 or every.ns:
             raise ParseError(
                 f"calendar every={every!r} must be whole months, weeks or days "
@@ -149,57 +128,60 @@ class CalendarGrid:
         else:
             self._unit, self._step = "d", every.days
 
-    def _wall(self, k: int, extra: Duration | None = None) -> int:
-        """Local wall ns of window ``k``'s start, plus ``extra`` in wall time."""
-        months = self.offset.months + (extra.months if extra else 0)
-        days = self.offset.weeks * 7 + self.offset.days
+    def _walls(self, ks: np.ndarray, extra: Duration | None = None) -> np.ndarray:
+        """Local wall ns of windows ``ks``' starts, plus ``extra`` in wall time."""
+        ks = np.asarray(ks, np.int64)
+        months = np.full(ks.size, self.offset.months, np.int64)
+        days = np.full(ks.size, self.offset.weeks * 7 + self.offset.days, np.int64)
         ns = self.offset.ns
         if extra is not None:
+            months += extra.months
             days += extra.weeks * 7 + extra.days
             ns += extra.ns
         if self._unit == "mo":
-            months += k * self._step
+            months += ks * self._step
         elif self._unit == "w":
-            days += _MONDAY0 + k * self._step
+            days += _MONDAY0 + ks * self._step
         else:
-            days += k * self._step
-        return (_days_from_months(months) + days) * NS_PER_DAY + ns
-
-    def start(self, k: int) -> int:
-        """UTC ns where window ``k`` starts."""
-        return local_to_utc(self.zone, self._wall(k))
-
-    def end(self, k: int, period: Duration) -> int:
-        """UTC ns where window ``k`` of width ``period`` (wall time) ends."""
-        return local_to_utc(self.zone, self._wall(k, period))
-
-    def index_of(self, utc_ns: int) -> int:
-        """Index of the window whose start is the last one at or before ``utc_ns``."""
-        # Guess from the local calendar position, then step to the exact window
-        wall = utc_ns + utc_offset_ns(self.zone, utc_ns)
-        day = wall // NS_PER_DAY
-        if self._unit == "mo":
-            local = date.fromordinal(_EPOCH_ORDINAL + day)
-            pos = (local.year - 1970) * 12 + local.month - 1 - self.offset.months
-        elif self._unit == "w":
-            pos = day - _MONDAY0
-        else:
-            pos = day
-        k = pos // self._step
-        while self.start(k) > utc_ns:
-            k -= 1
-        while self.start(k + 1) <= utc_ns:
-            k += 1
-        return k
+            days += ks * self._step
+        days = _days_from_months(months) + days
+        # Keep wall times inside int64 ns (about 1677-09-22 to 2262-04-10)
+        if days.size and (days.min() < -106_700 or days.max() > 106_700):
+            bad = int(days.min() if days.min() < -106_700 else days.max())
+            raise TimestampError(
+                f"calendar edge {bad!r} days from 1970 is outside the int64 ns range"
+            )
+        return days * NS_PER_DAY + ns
 
     def starts(self, k0: int, k1: int) -> np.ndarray:
         """Starts of windows ``k0..k1`` inclusive, int64 UTC ns."""
-        return np.array([self.start(k) for k in range(k0, k1 + 1)], dtype=np.int64)
+        return local_to_utc(self.zone, self._walls(np.arange(k0, k1 + 1)))
 
     def ends(self, k0: int, k1: int, period: Duration) -> np.ndarray:
         """Ends of windows ``k0..k1`` inclusive for width ``period``, int64 UTC ns."""
         if period == self.every:
-            return np.array(
-                [self.start(k) for k in range(k0 + 1, k1 + 2)], dtype=np.int64
-            )
-        return np.array([self.end(k, period) for k in range(k0, k1 + 1)], np.int64)
+            return self.starts(k0 + 1, k1 + 1)
+        return local_to_utc(self.zone, self._walls(np.arange(k0, k1 + 1), period))
+
+    def index_of(self, utc: np.ndarray) -> np.ndarray:
+        """Index of the window whose start is the last one at or before each instant."""
+        utc = np.asarray(utc, np.int64)
+        if utc.size == 0:
+            return np.empty(0, np.int64)
+
+        # Guess from the local calendar position, then step to the exact window
+        day = utc_to_local(self.zone, utc) // NS_PER_DAY
+        if self._unit == "mo":
+            month = day.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
+            k = (month - self.offset.months) // self._step
+        elif self._unit == "w":
+            k = (day - _MONDAY0) // self._step
+        else:
+            k = day // self._step
+        for _ in range(8):
+            ahead = local_to_utc(self.zone, self._walls(k)) > utc
+            behind = local_to_utc(self.zone, self._walls(k + 1)) <= utc
+            if not (ahead.any() or behind.any()):
+                return k
+            k = k - ahead + behind
+        raise TimestampError(f"no calendar window found for times near {int(utc[0])!r}")

@@ -243,10 +243,11 @@ def _grid_windows(spec, t, g_lo, g_hi, start, end, dense, present) -> Windows:
             k = np.repeat(k0 - _offsets(counts)[:-1], counts) + np.arange(counts.sum())
         else:
             args = (t, g_lo, g_hi, k0, k1, spec.origin, spec.every, spec.period)
-            counts = _fixed_nonempty(*args, spec.shift, np.empty(0, np.int64))
+            args += (spec.shift, MAX_WINDOWS)
+            counts = _fixed_nonempty(*args, np.empty(0, np.int64))
             _budget(int(counts.sum()))
             k = np.empty(int(counts.sum()), np.int64)
-            _fixed_nonempty(*args, spec.shift, k)
+            _fixed_nonempty(*args, k)
         ws = spec.origin + k * spec.every
         disjoint = spec.period <= spec.every
         return Windows(ws, ws + spec.period, _offsets(counts), disjoint)
@@ -256,8 +257,10 @@ def _grid_windows(spec, t, g_lo, g_hi, start, end, dense, present) -> Windows:
     if not covered.any():
         empty = np.empty(0, np.int64)
         return Windows(empty, empty, np.zeros(g_lo.size + 1, np.int64), True)
-    k0 = np.array([grid.index_of(int(x)) if c else 0 for x, c in zip(first, covered)])
-    k1 = np.array([grid.index_of(int(x)) if c else -1 for x, c in zip(last, covered)])
+    k0 = np.zeros(first.size, np.int64)
+    k1 = np.full(last.size, -1, np.int64)
+    k0[covered] = grid.index_of(first[covered])
+    k1[covered] = grid.index_of(last[covered])
     k_min, k_max = int(k0[covered].min()), int(k1[covered].max())
     _budget(k_max - k_min + 1)
     starts = grid.starts(k_min, k_max)

@@ -135,11 +135,12 @@ def _window_rows(t, g_lo, g_hi, w_off, ws, we, shift):
 
 
 @numba.njit(**NJIT)
-def _fixed_nonempty(t, g_lo, g_hi, k0, k1, origin, every, period, shift, out):
+def _fixed_nonempty(t, g_lo, g_hi, k0, k1, origin, every, period, shift, limit, out):
     """Indices ``k`` of fixed windows that hold at least one row, per group.
 
     Window ``k`` is ``[origin + k * every, origin + k * every + period)``; group ``g``
-    considers ``k`` in ``[k0[g], k1[g]]``. With ``out`` empty only counts are returned;
+    considers ``k`` in ``[k0[g], k1[g]]``. With ``out`` empty only counts are returned,
+    and counting stops once it passes ``limit`` (the caller refuses that many);
     otherwise ``out`` receives the indices. Cost is O(windows emitted * log(rows)),
     because rows between window edges are skipped by galloping.
     """
@@ -156,9 +157,13 @@ def _fixed_nonempty(t, g_lo, g_hi, k0, k1, origin, every, period, shift, out):
             k_lo = (key - period - origin) // every + 1
             k_from = max(max(k_lo, last + 1), k0[g])
             k_to = min(k_hi, k1[g])
-            for k in range(k_from, k_to + 1):
-                if out.size:
-                    out[pos] = k
+            if not out.size and k_to >= k_from:
+                counts[g] += k_to - k_from + 1
+                pos += k_to - k_from + 1
+                if pos > limit:
+                    return counts
+            for k in range(k_from, k_to + 1 if out.size else k_from):
+                out[pos] = k
                 pos += 1
                 counts[g] += 1
             last = max(last, k_to)

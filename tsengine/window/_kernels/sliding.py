@@ -87,8 +87,23 @@ def _block_plan(a, b):
     return mid, bounds[:n_b]
 
 
+# Which merge a float driver applies (a plain int: Numba cannot cache functions that
+# take other functions as arguments)
+FLOAT, VAR, DD = 0, 1, 2
+
+
+@numba.njit(inline="always", **NJIT)
+def _merge(kind, out, x, y):
+    if kind == FLOAT:
+        _merge_float(out, x, y)
+    elif kind == VAR:
+        _merge_var(out, x, y)
+    else:
+        _merge_dd(out, x, y)
+
+
 @numba.njit(**NJIT)
-def _scan(states, bounds, merge):
+def _scan(states, bounds, kind):
     """Within-block running states from the left (``pre``) and right (``suf``)."""
     n_units = states.shape[0]
     pre = np.empty_like(states)
@@ -99,19 +114,19 @@ def _scan(states, bounds, merge):
         if stop > start:
             pre[start] = states[start]
             for u in range(start + 1, stop):
-                merge(pre[u], pre[u - 1], states[u])
+                _merge(kind, pre[u], pre[u - 1], states[u])
             suf[stop - 1] = states[stop - 1]
             for u in range(stop - 2, start - 1, -1):
-                merge(suf[u], states[u], suf[u + 1])
+                _merge(kind, suf[u], states[u], suf[u + 1])
         start = max(start, stop)
     return pre, suf
 
 
 @numba.njit(**NJIT)
-def _combine(states, a, b, merge, empty):
+def _combine(states, a, b, kind, empty):
     """State of every window ``[a[j], b[j])`` of units; ``empty`` for no units."""
     mid, bounds = _block_plan(a, b)
-    pre, suf = _scan(states, bounds, merge)
+    pre, suf = _scan(states, bounds, kind)
     out = np.empty((a.size, states.shape[1]), states.dtype)
     for j in range(a.size):
         if b[j] <= a[j]:
@@ -119,27 +134,55 @@ def _combine(states, a, b, merge, empty):
         elif b[j] == mid[j]:
             out[j] = suf[a[j]]
         else:
-            merge(out[j], suf[a[j]], pre[b[j] - 1])
+            _merge(kind, out[j], suf[a[j]], pre[b[j] - 1])
+    return out
+
+
+@numba.njit(**NJIT)
+def _combine_int(states, a, b):
+    """Integer version of :func:`_combine` (sum, min, max); empty windows hold 0."""
+    mid, bounds = _block_plan(a, b)
+    n_units = states.shape[0]
+    pre = np.empty_like(states)
+    suf = np.empty_like(states)
+    start = 0
+    for k in range(bounds.size + 1):
+        stop = bounds[k] if k < bounds.size else n_units
+        if stop > start:
+            pre[start] = states[start]
+            for u in range(start + 1, stop):
+                _merge_int(pre[u], pre[u - 1], states[u])
+            suf[stop - 1] = states[stop - 1]
+            for u in range(stop - 2, start - 1, -1):
+                _merge_int(suf[u], states[u], suf[u + 1])
+        start = max(start, stop)
+    out = np.zeros((a.size, 3), states.dtype)
+    for j in range(a.size):
+        if b[j] <= a[j]:
+            continue
+        if b[j] == mid[j]:
+            out[j] = suf[a[j]]
+        else:
+            _merge_int(out[j], suf[a[j]], pre[b[j] - 1])
     return out
 
 
 def combine_float(states, a, b):
     """Window float states (count, nan, sum hi, sum lo, min, max) from unit states."""
     empty = np.array([0.0, 0.0, 0.0, 0.0, np.inf, -np.inf])
-    return _combine(states, a, b, _merge_float, empty)
+    return _combine(states, a, b, FLOAT, empty)
 
 
 def combine_int(states, a, b):
     """Window integer states (sum, min, max); rows of empty windows are zero."""
-    empty = np.zeros(3, states.dtype)
-    return _combine(states, a, b, _merge_int, empty)
+    return _combine_int(states, a, b)
 
 
 def combine_var(states, a, b):
     """Window variance states (n, mean hi, mean lo, M2) from unit states."""
-    return _combine(states, a, b, _merge_var, np.zeros(4))
+    return _combine(states, a, b, VAR, np.zeros(4))
 
 
 def combine_dd(states, a, b):
     """Window compensated sums (hi, lo) from unit pairs."""
-    return _combine(states, a, b, _merge_dd, np.zeros(2))
+    return _combine(states, a, b, DD, np.zeros(2))
