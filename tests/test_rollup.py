@@ -246,6 +246,26 @@ def test_regression_lane_order_survives_batch_cuts(cut):
     assert_closed_equal(engine, "r", "pump", 100, aggs, [])
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_a_shuffled_write_is_added_in_time_order(seed):
+    """Rows of one write out of time order: each group's values are sorted before
+    they reach the lanes, so the window still equals the query."""
+    rng = np.random.default_rng(seed)
+    times = np.arange(16, dtype=np.int64)
+    v = np.repeat(LANE_CASE, 2)  # each asset gets LANE_CASE in time order
+    assets = ["A", "B"] * 8
+    perm = rng.permutation(16)
+    engine = tsengine.Engine()
+    engine.create_table("pump", tags=["asset"], fields={"v": "float64", "i": "int64"})
+    aggs = {"v": ["sum", "mean", "first", "last"]}
+    engine.create_rollup("r", "pump", 100, aggs, by=["asset"])
+    engine.write(
+        "pump", {"time": times[perm], "asset": [assets[j] for j in perm], "v": v[perm]}
+    )
+    engine.write("pump", {"time": np.array([100]), "asset": ["A"], "v": [0.0]})
+    assert_closed_equal(engine, "r", "pump", 100, aggs, ["asset"])
+
+
 def test_uint_and_bool_fields_keep_query_types():
     engine = tsengine.Engine()
     engine.create_table(

@@ -44,7 +44,7 @@ _I64_MAX = np.iinfo(np.int64).max
 
 
 @numba.njit(**NJIT)
-def _finish_float(rows, FS, IS, f):
+def _finish_float(rows, FS, IS):
     """Closed windows' float results: count, sum, mean, min, max, first, last, and
     Welford M2, following the query kernel's lane/fallback choice exactly."""
     m = rows.size
@@ -60,61 +60,61 @@ def _finish_float(rows, FS, IS, f):
         r = rows[j]
 
         # The tail goes to lane 0, then the lanes merge
-        s0 = FS[r, f, LANE_S]
-        c0 = FS[r, f, LANE_C]
-        for q in range(IS[r, f, N_LANE] & 3):
-            s0, e = _two_sum(s0, FS[r, f, PEND + q])
+        s0 = FS[r, LANE_S]
+        c0 = FS[r, LANE_C]
+        for q in range(IS[r, N_LANE] & 3):
+            s0, e = _two_sum(s0, FS[r, PEND + q])
             c0 += e
-        th, tl = _dd_add(s0, c0, FS[r, f, LANE_S + 1], FS[r, f, LANE_C + 1])
-        th, tl = _dd_add(th, tl, FS[r, f, LANE_S + 2], FS[r, f, LANE_C + 2])
-        th, tl = _dd_add(th, tl, FS[r, f, LANE_S + 3], FS[r, f, LANE_C + 3])
+        th, tl = _dd_add(s0, c0, FS[r, LANE_S + 1], FS[r, LANE_C + 1])
+        th, tl = _dd_add(th, tl, FS[r, LANE_S + 2], FS[r, LANE_C + 2])
+        th, tl = _dd_add(th, tl, FS[r, LANE_S + 3], FS[r, LANE_C + 3])
 
         # Non-finite lanes (NaN, inf, overflow): the sequential sum decides, else
         # the scaled sum (finite values) or the plain sum (infinite ones)
-        mn[j] = FS[r, f, MN]
-        mx[j] = FS[r, f, MX]
+        mn[j] = FS[r, MN]
+        mx[j] = FS[r, MX]
         if np.isfinite(th) and np.isfinite(tl):
-            n = IS[r, f, N_LANE]
+            n = IS[r, N_LANE]
             hi, lo = th, tl
         else:
-            n = IS[r, f, N_LANE] - IS[r, f, NAN_IN]
-            hi = FS[r, f, EX_HI] + FS[r, f, EX_LO]
-            lo = FS[r, f, EX_LO] - (hi - FS[r, f, EX_HI])
+            n = IS[r, N_LANE] - IS[r, NAN_IN]
+            hi = FS[r, EX_HI] + FS[r, EX_LO]
+            lo = FS[r, EX_LO] - (hi - FS[r, EX_HI])
             if not np.isfinite(hi):
                 lo = 0.0
                 if np.isfinite(mn[j]) and np.isfinite(mx[j]):
-                    hi = (FS[r, f, SC_HI] + FS[r, f, SC_LO]) * 2.0**64
+                    hi = (FS[r, SC_HI] + FS[r, SC_LO]) * 2.0**64
                 else:
-                    hi = FS[r, f, PLAIN]
+                    hi = FS[r, PLAIN]
         cnt[j] = n
         if n == 0:
             continue
         total[j] = hi + lo
         mean[j] = total[j] / n
-        if IS[r, f, BIG] and not np.isfinite(mean[j]):
+        if IS[r, BIG] and not np.isfinite(mean[j]):
             if np.isfinite(mn[j]) and np.isfinite(mx[j]):
                 # Finite values whose plain sum overflowed: the scaled sum cannot
-                scaled = FS[r, f, SC_HI] + FS[r, f, SC_LO]
+                scaled = FS[r, SC_HI] + FS[r, SC_LO]
                 mean[j] = (scaled / n) * 2.0**64
-        first[j] = FS[r, f, FIRST]
-        last[j] = FS[r, f, LAST]
-        m2[j] = FS[r, f, WM2]
+        first[j] = FS[r, FIRST]
+        last[j] = FS[r, LAST]
+        m2[j] = FS[r, WM2]
     return cnt, total, mean, mn, mx, first, last, m2
 
 
 @numba.njit(**NJIT)
-def _finish_int(rows, IS, f):
+def _finish_int(rows, IS):
     """Closed windows' integer results: count, sum, min, max, first, last (bits)."""
     m = rows.size
     out = np.zeros((6, m), np.int64)
     for j in range(m):
         r = rows[j]
-        out[0, j] = IS[r, f, I_CNT]
-        out[1, j] = IS[r, f, I_SUM]
-        out[2, j] = IS[r, f, I_MN]
-        out[3, j] = IS[r, f, I_MX]
-        out[4, j] = IS[r, f, I_FIRST]
-        out[5, j] = IS[r, f, I_LAST]
+        out[0, j] = IS[r, I_CNT]
+        out[1, j] = IS[r, I_SUM]
+        out[2, j] = IS[r, I_MN]
+        out[3, j] = IS[r, I_MX]
+        out[4, j] = IS[r, I_FIRST]
+        out[5, j] = IS[r, I_LAST]
     return out
 
 

@@ -2,8 +2,9 @@
 (trusted inputs, no checks). Closing is in :mod:`tsengine.rollup._finish`.
 
 Open windows live in a pool of state rows; row ``r`` belongs to group ``st_g[r]`` and
-window ``st_w[r]``. Each aggregated field ``f`` owns ``FS[r, f, :]`` (float64) and
-``IS[r, f, :]`` (int64), laid out by the column constants below.
+window ``st_w[r]``. Aggregated field ``f`` keeps row ``r``'s state in ``FS[f, r, :]``
+(float64) and ``IS[f, r, :]`` (int64), laid out by the column constants below; the
+accumulating kernels take one field's planes ``FS[f]`` and ``IS[f]``, contiguous.
 
 Sums must come out bit for bit as the query kernels compute them
 (:func:`tsengine.window._kernels.reduce._segments_float`): that kernel adds a window's
@@ -43,8 +44,7 @@ I_CNT, I_SUM, I_MN, I_MX, I_FIRST, I_LAST, BIG = 5, 6, 7, 8, 9, 10, 11
 N_IS = 12
 # _route() figures
 OUT_POS, OUT_LATE, OUT_BAD, OUT_TMAX, OUT_LATE_W, OUT_ORDERED, OUT_CODE = range(7)
-# Per float field in _route(): state slot and flags (NaN in lanes, ends, moments)
-PLAN_SLOT, PLAN_NAN, PLAN_ENDS, PLAN_MOMENTS = range(4)
+OUT_CHECK = 7
 #: Bits of a sketch code that hold the bin; the rest is ``row * n_sketch + k``.
 SKETCH_SHIFT = 26
 _I64_MIN = np.iinfo(np.int64).min
@@ -56,57 +56,59 @@ _BIG = 2.0**960
 @numba.njit(**NJIT)
 def _init_row(r, FS, IS):
     """Empty state for every field of row ``r``."""
-    for f in range(FS.shape[1]):
-        FS[r, f, :] = 0.0
-        FS[r, f, MN] = np.inf
-        FS[r, f, MX] = -np.inf
-        IS[r, f, :] = 0
-        IS[r, f, T_FIRST] = _I64_MAX
-        IS[r, f, T_LAST] = _I64_MIN
-        IS[r, f, I_MN] = _I64_MAX
-        IS[r, f, I_MX] = _I64_MIN
+    for f in range(FS.shape[0]):
+        FS[f, r, :] = 0.0
+        FS[f, r, MN] = np.inf
+        FS[f, r, MX] = -np.inf
+        IS[f, r, :] = 0
+        IS[f, r, T_FIRST] = _I64_MAX
+        IS[f, r, T_LAST] = _I64_MIN
+        IS[f, r, I_MN] = _I64_MAX
+        IS[f, r, I_MX] = _I64_MIN
 
 
 @numba.njit(**NJIT)
-def _sorted(t):
-    """Whether times never decrease through the batch."""
-    for i in range(1, t.size):
-        if t[i] < t[i - 1]:
-            return False
-    return True
+def _remember_order(t, codes, lut, rank, start, stop, last):
+    """Set each group's last (time, series rank) from rows ``[start, stop)``, which
+    came in time order (so the last row of a group is its latest)."""
+    ranked = rank.size > 0
+    for i in range(start, stop):
+        k = lut[codes[i]]
+        last[k, 0] = t[i]
+        if ranked:
+            last[k, 1] = rank[i]
 
 
 @numba.njit(**NJIT)
 def _route(
-    t, codes, lut, rank, grid, start, check, index, cache, st_g, st_w, free,
-    n_free, srow, last, FS, IS, out, V, VALID, plan,
+    t, codes, lut, rank, grid, start, index, cache, st_g, st_w, free, n_free,
+    srow, last, FS, IS, out,
 ):  # fmt: skip
-    """One pass over a batch: each row's state row, the batch's figures, and --
-    for a batch already in order -- the float fields' accumulation.
+    """One pass over a batch: each row's state row, and the batch's figures.
 
     ``grid`` is (origin, every, first open window, lowest and highest usable time).
     ``srow[i]`` becomes the state row of row ``i``'s group ``lut[codes[i]]`` and
     window, -1 for a late row (window before the first open one), -2 for a time
     outside the usable range. ``cache[k]`` holds group ``k``'s current window
     (start, end, state row): most rows find their window there without a division
-    or a lookup. With ``check``, ``last[k]`` keeps the group's last (time, series
-    rank) to tell whether rows come in order. ``V``/``VALID`` hold float fields to
-    add on the way (rows x fields; empty: none), ``plan`` their slots and flags.
+    or a lookup. ``last[k]`` keeps the group's last (time, series rank) to tell
+    whether rows come in order -- kept only once the batch's times have gone back at
+    least once: until then every group is in order.
 
     ``out`` (see ``OUT_*``) accumulates the position reached, late rows, unusable
     rows, greatest usable time, greatest late window, 0 if some group's rows are
-    out of order, and an unknown code. The pass stops early at a code whose group
-    has no number yet (``lut`` < 0) or when the pool has no free row; the caller
-    fixes that and calls again from the position reached.
+    out of order, an unknown code, and whether groups are being checked. The pass
+    stops early at a code whose group has no number yet (``lut`` < 0) or when the
+    pool has no free row; the caller fixes that and calls again from there.
     """
     origin, every, first_open = grid[0], grid[1], grid[2]
     lo_ok, hi_ok = grid[3], grid[4]
     ranked = rank.size > 0
-    n_fields = V.shape[1]
-    has_valid = VALID.size > 0
     n_late, n_bad, tmax = out[OUT_LATE], out[OUT_BAD], out[OUT_TMAX]
     late_w, ordered = out[OUT_LATE_W], out[OUT_ORDERED]
     stop, code = t.size, -1
+    check = out[OUT_CHECK] != 0
+    prev = t[start - 1] if start > 0 else _I64_MIN
     for i in range(start, t.size):
         ti = t[i]
         k = lut[codes[i]]
@@ -114,7 +116,12 @@ def _route(
             stop, code = i, codes[i]
             break
 
-        # Order within the group: (time, series rank) must not decrease
+        # Order within the group: (time, series rank) must not decrease; checked
+        # group by group once the batch's times have gone back
+        if not check and (ti < prev or (ranked and ti == prev)):
+            check = True
+            _remember_order(t, codes, lut, rank, 0, i, last)
+        prev = ti
         if check:
             if ti < last[k, 0] or (
                 ranked and ti == last[k, 0] and rank[i] < last[k, 1]
@@ -156,18 +163,13 @@ def _route(
             cache[k, 1] = cache[k, 0] + every
             cache[k, 2] = r
         srow[i] = r
-        for c in range(n_fields):
-            if not has_valid or VALID[i, c]:
-                _add_float(
-                    FS, IS, r, plan[c, PLAN_SLOT], V[i, c], ti, plan[c, PLAN_NAN],
-                    plan[c, PLAN_ENDS], plan[c, PLAN_MOMENTS],
-                )  # fmt: skip
     out[OUT_POS], out[OUT_LATE], out[OUT_BAD], out[OUT_TMAX] = stop, n_late, n_bad, tmax
     out[OUT_LATE_W], out[OUT_ORDERED], out[OUT_CODE] = late_w, ordered, code
+    out[OUT_CHECK] = check
 
 
-@numba.njit(inline="always", **NJIT)
-def _start_fallbacks(r, f, FS, IS):
+@numba.njit(**NJIT)
+def _start_fallbacks(r, FS, IS):
     """Begin the scaled and plain sums at a window's first value that is infinite or
     of magnitude >= 2**960.
 
@@ -177,97 +179,94 @@ def _start_fallbacks(r, f, FS, IS):
     power of two their sum is the sequential one scaled exactly (values below
     2**-958 aside, lost next to the huge one), and their plain sum cannot overflow.
     """
-    if IS[r, f, BIG] == 0:
-        IS[r, f, BIG] = 1
-        FS[r, f, SC_HI] = FS[r, f, EX_HI] * _SCALE
-        FS[r, f, SC_LO] = FS[r, f, EX_LO] * _SCALE
-        FS[r, f, PLAIN] = FS[r, f, EX_HI] + FS[r, f, EX_LO]
-
-
-@numba.njit(inline="always", **NJIT)
-def _add_float(FS, IS, r, f, x, ti, nan_in_lanes, ends, moments):
-    """Add value ``x`` (time ``ti``) of float field slot ``f`` to state row ``r``.
-
-    ``nan_in_lanes``: NaN takes a lane slot (the query keeps NaN rows when only
-    mergeable aggregates are asked) or is left out (when first/last/quantiles are
-    asked too). ``ends`` tracks first/last; ``moments`` the Welford mean and M2.
-    """
-    nan = x != x
-    if nan and not nan_in_lanes:
-        IS[r, f, EX_NAN] += 1
-        return
-
-    # Lanes: three values wait, the fourth commits the quad
-    j = IS[r, f, N_LANE]
-    IS[r, f, N_LANE] = j + 1
-    slot = j & 3
-    if slot < 3:
-        FS[r, f, PEND + slot] = x
-    else:
-        for lane in range(3):
-            s, e = _two_sum(FS[r, f, LANE_S + lane], FS[r, f, PEND + lane])
-            FS[r, f, LANE_S + lane] = s
-            FS[r, f, LANE_C + lane] += e
-        s, e = _two_sum(FS[r, f, LANE_S + 3], x)
-        FS[r, f, LANE_S + 3] = s
-        FS[r, f, LANE_C + 3] += e
-    if nan:
-        IS[r, f, EX_NAN] += 1
-        IS[r, f, NAN_IN] += 1
-        return
-
-    # Sequential sum (the query's fallback), fallback sums, extremes
-    if abs(x) >= _BIG:
-        _start_fallbacks(r, f, FS, IS)
-    s, e = _two_sum(FS[r, f, EX_HI], x)
-    FS[r, f, EX_HI] = s
-    FS[r, f, EX_LO] += e
-    if IS[r, f, BIG]:
-        s, e = _two_sum(FS[r, f, SC_HI], x * _SCALE)
-        FS[r, f, SC_HI] = s
-        FS[r, f, SC_LO] += e
-        FS[r, f, PLAIN] += x
-    if x < FS[r, f, MN]:
-        FS[r, f, MN] = x
-    if x > FS[r, f, MX]:
-        FS[r, f, MX] = x
-
-    # Earliest and latest in time; ties keep the earlier / take the later row
-    if ends:
-        if ti < IS[r, f, T_FIRST]:
-            IS[r, f, T_FIRST] = ti
-            FS[r, f, FIRST] = x
-        if ti >= IS[r, f, T_LAST]:
-            IS[r, f, T_LAST] = ti
-            FS[r, f, LAST] = x
-
-    # Welford on deviations from the window's first value: with a large common
-    # offset (1e9 + noise) the deviations are small and exact
-    if moments:
-        n = j + 1 - IS[r, f, NAN_IN]
-        if n == 1:
-            FS[r, f, SHIFT] = x
-        d = x - FS[r, f, SHIFT]
-        delta = d - FS[r, f, WMEAN]
-        FS[r, f, WMEAN] += delta / n
-        FS[r, f, WM2] += delta * (d - FS[r, f, WMEAN])
+    if IS[r, BIG] == 0:
+        IS[r, BIG] = 1
+        FS[r, SC_HI] = FS[r, EX_HI] * _SCALE
+        FS[r, SC_LO] = FS[r, EX_LO] * _SCALE
+        FS[r, PLAIN] = FS[r, EX_HI] + FS[r, EX_LO]
 
 
 @numba.njit(**NJIT)
-def _acc_float(order, srow, t, v, valid, FS, IS, f, nan_in_lanes, ends, moments):
-    """Add a float field's rows to their windows' states (see :func:`_add_float`);
-    ``valid`` (uint8) is empty when the field has no nulls."""
+def _acc_float(order, srow, t, v, valid, FS, IS, nan_in_lanes, ends, moments):
+    """Add a float field's rows to their windows' states (one field's planes).
+
+    ``valid`` (uint8) is empty when the field has no nulls. ``nan_in_lanes``: NaN
+    takes a lane slot (the query keeps NaN rows when only mergeable aggregates are
+    asked) or is left out (when first/last/quantiles are asked too). ``ends``
+    tracks first/last; ``moments`` the Welford mean and M2.
+    """
     has_valid = valid.size > 0
     n_rows = order.size if order.size else srow.size
     for p in range(n_rows):
         i = order[p] if order.size else p
         r = srow[i]
-        if r >= 0 and (not has_valid or valid[i]):
-            _add_float(FS, IS, r, f, v[i], t[i], nan_in_lanes, ends, moments)
+        if r < 0 or (has_valid and valid[i] == 0):
+            continue
+        x = v[i]
+        nan = x != x
+        if nan and not nan_in_lanes:
+            IS[r, EX_NAN] += 1
+            continue
+
+        # Lanes: three values wait, the fourth commits the quad
+        j = IS[r, N_LANE]
+        IS[r, N_LANE] = j + 1
+        slot = j & 3
+        if slot < 3:
+            FS[r, PEND + slot] = x
+        else:
+            for lane in range(3):
+                s, e = _two_sum(FS[r, LANE_S + lane], FS[r, PEND + lane])
+                FS[r, LANE_S + lane] = s
+                FS[r, LANE_C + lane] += e
+            s, e = _two_sum(FS[r, LANE_S + 3], x)
+            FS[r, LANE_S + 3] = s
+            FS[r, LANE_C + 3] += e
+        if nan:
+            IS[r, EX_NAN] += 1
+            IS[r, NAN_IN] += 1
+            continue
+
+        # Sequential sum (the query's fallback), fallback sums, extremes
+        if abs(x) >= _BIG:
+            _start_fallbacks(r, FS, IS)
+        s, e = _two_sum(FS[r, EX_HI], x)
+        FS[r, EX_HI] = s
+        FS[r, EX_LO] += e
+        if IS[r, BIG]:
+            s, e = _two_sum(FS[r, SC_HI], x * _SCALE)
+            FS[r, SC_HI] = s
+            FS[r, SC_LO] += e
+            FS[r, PLAIN] += x
+        if x < FS[r, MN]:
+            FS[r, MN] = x
+        if x > FS[r, MX]:
+            FS[r, MX] = x
+
+        # Earliest and latest in time; ties keep the earlier / take the later row
+        if ends:
+            ti = t[i]
+            if ti < IS[r, T_FIRST]:
+                IS[r, T_FIRST] = ti
+                FS[r, FIRST] = x
+            if ti >= IS[r, T_LAST]:
+                IS[r, T_LAST] = ti
+                FS[r, LAST] = x
+
+        # Welford on deviations from the window's first value: with a large common
+        # offset (1e9 + noise) the deviations are small and exact
+        if moments:
+            n = j + 1 - IS[r, NAN_IN]
+            if n == 1:
+                FS[r, SHIFT] = x
+            d = x - FS[r, SHIFT]
+            delta = d - FS[r, WMEAN]
+            FS[r, WMEAN] += delta / n
+            FS[r, WM2] += delta * (d - FS[r, WMEAN])
 
 
 @numba.njit(**NJIT)
-def _acc_int(order, srow, t, v, valid, IS, f):
+def _acc_int(order, srow, t, v, valid, IS):
     """Add an integer field's rows (int64 bits; uint64 with the sign bit flipped so
     signed order is unsigned order): count, wrapping sum, extremes, first/last."""
     has_valid = valid.size > 0
@@ -278,19 +277,19 @@ def _acc_int(order, srow, t, v, valid, IS, f):
         if r < 0 or (has_valid and valid[i] == 0):
             continue
         x = v[i]
-        IS[r, f, I_CNT] += 1
-        IS[r, f, I_SUM] += x
-        if x < IS[r, f, I_MN]:
-            IS[r, f, I_MN] = x
-        if x > IS[r, f, I_MX]:
-            IS[r, f, I_MX] = x
+        IS[r, I_CNT] += 1
+        IS[r, I_SUM] += x
+        if x < IS[r, I_MN]:
+            IS[r, I_MN] = x
+        if x > IS[r, I_MX]:
+            IS[r, I_MX] = x
         ti = t[i]
-        if ti < IS[r, f, T_FIRST]:
-            IS[r, f, T_FIRST] = ti
-            IS[r, f, I_FIRST] = x
-        if ti >= IS[r, f, T_LAST]:
-            IS[r, f, T_LAST] = ti
-            IS[r, f, I_LAST] = x
+        if ti < IS[r, T_FIRST]:
+            IS[r, T_FIRST] = ti
+            IS[r, I_FIRST] = x
+        if ti >= IS[r, T_LAST]:
+            IS[r, T_LAST] = ti
+            IS[r, I_LAST] = x
 
 
 @numba.njit(**NJIT)

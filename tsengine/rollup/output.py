@@ -33,9 +33,9 @@ def field_columns(state, plan, rows: np.ndarray, sketches) -> dict[str, pa.Array
     """
     out = {}
     f = plan.slot
-    fl = F._finish_float(rows, state._fs, state._is, f) if plan.use_float else None
+    fl = F._finish_float(rows, state._fs[f], state._is[f]) if plan.use_float else None
     ints = (
-        _int_results(plan, F._finish_int(rows, state._is, f)) if plan.use_int else None
+        _int_results(plan, F._finish_int(rows, state._is[f])) if plan.use_int else None
     )
     quantiles = {}
     if plan.sketches:

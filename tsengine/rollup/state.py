@@ -97,8 +97,8 @@ class WindowState:
 
         # Pool of state rows and the (group, window) -> row index
         n_fields = max(1, len(self.plans))
-        self._fs = np.zeros((0, n_fields, K.N_FS))
-        self._is = np.zeros((0, n_fields, K.N_IS), np.int64)
+        self._fs = np.zeros((n_fields, 0, K.N_FS))
+        self._is = np.zeros((n_fields, 0, K.N_IS), np.int64)
         self._st_g = np.zeros(0, np.int64)
         self._st_w = np.zeros(0, np.int64)
         self._free = np.zeros(0, np.int64)
@@ -112,7 +112,7 @@ class WindowState:
 
         # Arguments of the routing kernel, kept between batches
         self._none = np.zeros(0, np.int64)
-        self._out = np.zeros(7, np.int64)
+        self._out = np.zeros(8, np.int64)
         # Times whose window could leave the int64 range are unusable
         self._grid = np.array(
             [
@@ -165,23 +165,18 @@ class WindowState:
         rank = series_rank(data, tags) if several else self._none
         columns = [_values(plan, data) for plan in self.plans]
 
-        # A batch in time order (a gateway's usual batch) has its float fields added
-        # while it is routed; any other is routed first, checking the order
-        fused = not several and K._sorted(t)
-        floats = _float_inputs(self.plans, columns) if fused else _NO_FLOATS
-
         # One pass: group and state row of every row, late rows, order check
         self._grid[2] = self.first_open
         out = self._out
-        out[:] = (0, 0, 0, I64_MIN, I64_MIN, 1, -1)
+        out[:] = (0, 0, 0, I64_MIN, I64_MIN, 1, -1, 0)
         last = self._last
         last.fill(I64_MIN)
         srow = np.empty(n, np.int64)
         while True:
             K._route(
-                t, codes, lut, rank, self._grid, int(out[K.OUT_POS]), not fused,
-                self._index, self._cache, self._st_g, self._st_w, self._free,
-                self._n_free, srow, last, self._fs, self._is, out, *floats,
+                t, codes, lut, rank, self._grid, int(out[K.OUT_POS]), self._index,
+                self._cache, self._st_g, self._st_w, self._free, self._n_free, srow,
+                last, self._fs, self._is, out,
             )  # fmt: skip
             if out[K.OUT_POS] == n:
                 break
@@ -195,7 +190,7 @@ class WindowState:
             last = self._grow_groups()
             out[K.OUT_CODE] = -1
 
-        # The rest is added in time order within each group: the batch's, or sorted
+        # Values are added in time order within each group: the batch's, or sorted
         order = self._none
         if not out[K.OUT_ORDERED]:
             g = lut[codes]
@@ -203,7 +198,7 @@ class WindowState:
             order = np.lexsort(keys).astype(np.int64)
         for plan, values in zip(self.plans, columns):
             if values is not None:
-                self._accumulate(plan, values, order, srow, t, not fused)
+                self._accumulate(plan, values, order, srow, t)
 
         # Watermark, then the windows it closes
         n_late, n_bad = int(out[K.OUT_LATE]), int(out[K.OUT_BAD])
@@ -216,17 +211,17 @@ class WindowState:
             int(out[K.OUT_LATE_W]) if n_late else None,
         )
 
-    def _accumulate(self, plan, values, order, srow, t, floats: bool) -> None:
-        """Integer states, float states (unless added while routing), sketches."""
+    def _accumulate(self, plan, values, order, srow, t) -> None:
+        """One field's integer states, float states and sketches."""
         raw, v, valid = values
         if plan.use_int:
             ints = raw.astype(np.int64)
             if plan.kind == "uint64":
                 ints = raw.view(np.int64) ^ _SIGN  # unsigned order as signed order
-            K._acc_int(order, srow, t, ints, valid, self._is, plan.slot)
-        if plan.use_float and floats:
+            K._acc_int(order, srow, t, ints, valid, self._is[plan.slot])
+        if plan.use_float:
             K._acc_float(
-                order, srow, t, v, valid, self._fs, self._is, plan.slot,
+                order, srow, t, v, valid, self._fs[plan.slot], self._is[plan.slot],
                 plan.nan_in_lanes, plan.ends, plan.moments,
             )  # fmt: skip
         for k, _ in plan.sketches:
@@ -294,9 +289,12 @@ class WindowState:
         """Add ``extra`` free state rows to the pool."""
         old = self._st_w.size
         extra = max(int(extra), 16)
-        self._fs = np.concatenate([self._fs, np.zeros((extra,) + self._fs.shape[1:])])
+        n_fields = self._fs.shape[0]
+        self._fs = np.concatenate(
+            [self._fs, np.zeros((n_fields, extra, K.N_FS))], axis=1
+        )
         self._is = np.concatenate(
-            [self._is, np.zeros((extra,) + self._is.shape[1:], np.int64)]
+            [self._is, np.zeros((n_fields, extra, K.N_IS), np.int64)], axis=1
         )
         self._st_g = np.concatenate([self._st_g, np.zeros(extra, np.int64)])
         self._st_w = np.concatenate([self._st_w, np.full(extra, I64_MIN, np.int64)])
@@ -347,33 +345,6 @@ def _values(plan: FieldPlan, data: pa.Table):
 
 
 _EMPTY_U8 = np.zeros(0, np.uint8)
-_NO_FLOATS = (np.zeros((0, 0)), np.zeros((0, 0), np.uint8), np.zeros((0, 4), np.int64))
-
-
-def _float_inputs(plans: list[FieldPlan], columns: list) -> tuple:
-    """Float fields as _route() adds them: values and validity (rows x fields) and
-    each field's slot and flags."""
-    picked = [(p, c) for p, c in zip(plans, columns) if c is not None and p.use_float]
-    if not picked:
-        return _NO_FLOATS
-    plan = np.array(
-        [[p.slot, p.nan_in_lanes, p.ends, p.moments] for p, _ in picked], np.int64
-    )
-    if len(picked) == 1:
-        v, valid = picked[0][1][1], picked[0][1][2]
-        return (
-            v.reshape(-1, 1),
-            valid.reshape(-1, 1) if valid.size else _NO_FLOATS[1],
-            plan,
-        )
-    values = np.column_stack([c[1] for _, c in picked])
-    valid = _NO_FLOATS[1]
-    if any(c[2].size for _, c in picked):
-        n = values.shape[0]
-        valid = np.column_stack(
-            [c[2] if c[2].size else np.ones(n, np.uint8) for _, c in picked]
-        )
-    return values, valid, plan
 
 
 def _plans(spec: RollupSpec, source: TableDef) -> list[FieldPlan]:
