@@ -33,12 +33,13 @@ cdef class PointWriter:
         if (type(time) is not int or not self._clock.fast_ok
                 or len(values) > self._nfields):
             return self._append_slow(time, values, fields)
-        if not -(2 ** 63) <= time < 2 ** 63:
+        try:
+            t = time
+        except OverflowError:
             return self._append_slow(time, values, fields)
-        t = time
-        row = list(values)
-        for i in range(len(values), self._nfields):
-            row.append(None)
+        row = [None] * self._nfields
+        for i in range(len(values)):
+            row[i] = values[i]
         if fields:
             for name, v in fields.items():
                 index = self._index.get(name)
