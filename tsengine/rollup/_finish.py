@@ -62,7 +62,8 @@ def _finish_float(rows, FS, IS):
         # The tail goes to lane 0, then the lanes merge
         s0 = FS[r, LANE_S]
         c0 = FS[r, LANE_C]
-        for q in range(IS[r, N_LANE] & 3):
+        lanes = int(FS[r, N_LANE])
+        for q in range(lanes & 3):
             s0, e = _two_sum(s0, FS[r, PEND + q])
             c0 += e
         th, tl = _dd_add(s0, c0, FS[r, LANE_S + 1], FS[r, LANE_C + 1])
@@ -74,10 +75,10 @@ def _finish_float(rows, FS, IS):
         mn[j] = FS[r, MN]
         mx[j] = FS[r, MX]
         if np.isfinite(th) and np.isfinite(tl):
-            n = IS[r, N_LANE]
+            n = lanes
             hi, lo = th, tl
         else:
-            n = IS[r, N_LANE] - IS[r, NAN_IN]
+            n = lanes - IS[r, NAN_IN]
             hi = FS[r, EX_HI] + FS[r, EX_LO]
             lo = FS[r, EX_LO] - (hi - FS[r, EX_HI])
             if not np.isfinite(hi):
@@ -91,7 +92,7 @@ def _finish_float(rows, FS, IS):
             continue
         total[j] = hi + lo
         mean[j] = total[j] / n
-        if IS[r, BIG] and not np.isfinite(mean[j]):
+        if FS[r, BIG] != 0.0 and not np.isfinite(mean[j]):
             if np.isfinite(mn[j]) and np.isfinite(mx[j]):
                 # Finite values whose plain sum overflowed: the scaled sum cannot
                 scaled = FS[r, SC_HI] + FS[r, SC_LO]

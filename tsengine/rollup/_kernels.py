@@ -32,16 +32,19 @@ from tsengine.rollup.sketch import _bin_of
 from tsengine.window._kernels.reduce import _two_sum
 
 # FS columns: lane sums, lane compensations, pending tail, sequential sum, scaled
-# sum, extremes, first/last values, Welford shift, mean and M2, plain sum
+# sum, extremes, first/last values, Welford shift, mean and M2, plain sum, values in
+# the lanes and 1.0 once the fallback sums run (kept here, not in IS, so the hot path
+# touches one row: counts stay exact in float64 up to 2**53 values per window)
 LANE_S, LANE_C, PEND = 0, 4, 8
 EX_HI, EX_LO, SC_HI, SC_LO = 11, 12, 13, 14
 MN, MX, FIRST, LAST, SHIFT, WMEAN, WM2, PLAIN = 15, 16, 17, 18, 19, 20, 21, 22
-N_FS = 23
-# IS columns: values in the lanes, NaN in the lanes, NaN seen, first/last times,
-# integer count, wrapping sum, extremes, first/last values, fallback sums started
-N_LANE, NAN_IN, EX_NAN, T_FIRST, T_LAST = 0, 1, 2, 3, 4
-I_CNT, I_SUM, I_MN, I_MX, I_FIRST, I_LAST, BIG = 5, 6, 7, 8, 9, 10, 11
-N_IS = 12
+N_LANE, BIG = 23, 24
+N_FS = 25
+# IS columns: NaN in the lanes, NaN seen, first/last times, integer count, wrapping
+# sum, extremes, first/last values
+NAN_IN, EX_NAN, T_FIRST, T_LAST = 0, 1, 2, 3
+I_CNT, I_SUM, I_MN, I_MX, I_FIRST, I_LAST = 4, 5, 6, 7, 8, 9
+N_IS = 10
 # _route() figures
 OUT_POS, OUT_LATE, OUT_BAD, OUT_TMAX, OUT_LATE_W, OUT_ORDERED, OUT_CODE = range(7)
 OUT_CHECK = 7
@@ -179,8 +182,8 @@ def _start_fallbacks(r, FS, IS):
     power of two their sum is the sequential one scaled exactly (values below
     2**-958 aside, lost next to the huge one), and their plain sum cannot overflow.
     """
-    if IS[r, BIG] == 0:
-        IS[r, BIG] = 1
+    if FS[r, BIG] == 0.0:
+        FS[r, BIG] = 1.0
         FS[r, SC_HI] = FS[r, EX_HI] * _SCALE
         FS[r, SC_LO] = FS[r, EX_LO] * _SCALE
         FS[r, PLAIN] = FS[r, EX_HI] + FS[r, EX_LO]
@@ -209,8 +212,8 @@ def _acc_float(order, srow, t, v, valid, FS, IS, nan_in_lanes, ends, moments):
             continue
 
         # Lanes: three values wait, the fourth commits the quad
-        j = IS[r, N_LANE]
-        IS[r, N_LANE] = j + 1
+        j = int(FS[r, N_LANE])
+        FS[r, N_LANE] = j + 1
         slot = j & 3
         if slot < 3:
             FS[r, PEND + slot] = x
@@ -233,7 +236,7 @@ def _acc_float(order, srow, t, v, valid, FS, IS, nan_in_lanes, ends, moments):
         s, e = _two_sum(FS[r, EX_HI], x)
         FS[r, EX_HI] = s
         FS[r, EX_LO] += e
-        if IS[r, BIG]:
+        if FS[r, BIG] != 0.0:
             s, e = _two_sum(FS[r, SC_HI], x * _SCALE)
             FS[r, SC_HI] = s
             FS[r, SC_LO] += e

@@ -31,6 +31,7 @@ import threading
 import warnings
 from collections.abc import Callable
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -117,11 +118,16 @@ class LiveRollup:
             self._emit(result.closed, publish)
 
     def _emit(self, closed: pa.Table, publish: bool) -> None:
+        """Write closed windows (sorted by group) and queue them for subscribers
+        (sorted by time, then group, as they closed)."""
         self.engine.write(self.spec.name, closed)
         if publish and self.hub:
             schema = self.engine.schema(self.spec.name)
-            batch = closed.select(schema.names).cast(schema).combine_chunks()
-            self.hub.publish(batch.to_batches()[0])
+            # A stable sort by time keeps the groups' order within each window
+            times = closed.column("time").combine_chunks().cast(pa.int64())
+            by_time = np.argsort(times.to_numpy(), kind="stable")
+            batch = closed.take(by_time).select(schema.names).cast(schema)
+            self.hub.publish(batch.combine_chunks().to_batches()[0])
 
     def known_frontier(self) -> int:
         """First window a restart would rebuild (see the module docstring)."""
