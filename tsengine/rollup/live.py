@@ -23,6 +23,14 @@ Restart of a durable engine (:meth:`LiveRollup.catch_up`)
     written twice. The frontier is remembered only when a late point falls in a
     window that closed without any row (no row in the rollup table marks it): after
     a restart, that point would otherwise count as on time.
+
+Known gaps
+    Counters (``late_dropped``, ``windows_closed``...) count since the engine opened.
+    If the rollup table's retention has expired every row while the source still
+    holds them, the frontier falls back to the remembered one: the restart
+    re-aggregates those old windows and writes rows that expire at once (wasted
+    work, no wrong row); remembering the frontier at every close would avoid it at
+    the cost of a file write per closing batch.
 """
 
 from __future__ import annotations
