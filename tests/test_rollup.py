@@ -306,3 +306,46 @@ def test_extreme_values_follow_the_query():
     got = engine.read("r").to_pydict()
     assert got["v_mean"][0] == 5e307  # rescued from the overflowing sum
     assert got["v_sum"][1] != got["v_sum"][1]  # inf - inf
+
+
+def test_null_tags_form_their_own_group_last():
+    engine = tsengine.Engine()
+    engine.create_table("pump", tags=["asset"], fields={"v": "float64", "i": "int64"})
+    aggs = {"v": ["count", "sum", "first"]}
+    engine.create_rollup("r", "pump", 10, aggs, by=["asset"])
+    engine.write(
+        "pump",
+        {
+            "time": np.arange(12, dtype=np.int64),
+            "asset": ["B", None, "A", None] * 3,
+            "v": np.arange(12.0),
+        },
+    )
+    engine.write("pump", {"time": np.array([20]), "asset": ["A"], "v": [0.0]})
+    got = closed_rows(engine, "r", ["asset"])
+    assert got.column("asset").to_pylist() == ["A", "A", "B", None, None]
+    assert got.column("v_count").to_pylist() == [2, 1, 3, 5, 1]
+    assert_closed_equal(engine, "r", "pump", 10, aggs, ["asset"])
+
+
+def test_a_tag_added_to_the_source_later_joins_the_order_of_series():
+    """The source grows a tag after the rollup exists: groups now hold several
+    series, whose ties are ordered by the full tag tuple as in a read."""
+    engine = tsengine.Engine()
+    engine.create_table("pump", tags=["asset"], fields={"v": "float64", "i": "int64"})
+    aggs = {"v": ["count", "sum", "first", "last"]}
+    engine.create_rollup("r", "pump", 100, aggs, by=["asset"])
+    engine.write("pump", {"time": np.arange(4), "asset": ["A"] * 4, "v": np.ones(4)})
+    engine.write(
+        "pump",
+        {
+            "time": np.repeat(np.arange(4, 12), 2),
+            "asset": ["A"] * 16,
+            "site": ["s2", "s1"] * 8,
+            "v": np.array(LANE_CASE * 2),
+        },
+        tags=["asset", "site"],
+    )
+    engine.write("pump", {"time": np.array([100]), "asset": ["A"], "v": [0.0]})
+    assert engine.definition("pump").tags == ["asset", "site"]
+    assert_closed_equal(engine, "r", "pump", 100, aggs, ["asset"])
