@@ -146,6 +146,7 @@ class Rollups:
             spec.name,
             tags=target.tags,
             fields=target.fields,
+            ring_capacity=target.ring_capacity,
             retention=target.retention,
             exist_ok=True,
         )
