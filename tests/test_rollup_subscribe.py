@@ -126,3 +126,9 @@ def test_context_manager_closes_the_subscription(engine):
         assert sub.pending == 1
     assert sub.closed and sub.pending == 0
     assert engine.stats()["rollups"]["r"]["subscribers"] == 0
+
+
+def test_closing_the_rollups_ends_waiting_subscribers_at_once(engine):
+    sub = engine.subscribe("r")
+    engine._rollups.close()  # what Engine.close is asked to call
+    assert list(sub) == [] and sub.closed
