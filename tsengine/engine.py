@@ -450,6 +450,7 @@ class Engine(WritePath):
         """Flush and release the engine; further calls raise :class:`ClosedError`."""
         if self._closed:
             return
+        self._rollups.close()
         self._compactor.close()
         if self._store is not None:
             self._store.checkpoint(self)

@@ -24,7 +24,8 @@ def horizon(table: Table, now: int | None = None) -> int | None:
     if retention is None:
         return None
     now = time.time_ns() if now is None else now
-    return now - retention
+    # A retention longer than the time since 1677 keeps everything.
+    return max(now - retention, -(2**63))
 
 
 def expire(table: Table, now: int | None = None) -> int:
