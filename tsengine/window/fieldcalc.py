@@ -204,8 +204,9 @@ def _float_aggs(name, v, geo, specs, skip_nan):
             mean[fix] = _segments_scaled_mean(v, lo, hi, fix)
         results.update(sum=total, mean=mean, min=st.mn, max=st.mx)
         if "spread" in kinds:
-            with np.errstate(over="ignore"):
-                results["spread"] = st.mx - st.mn  # inf when max - min overflows
+            # inf when max - min overflows, NaN for inf - inf (as IEEE says)
+            with np.errstate(over="ignore", invalid="ignore"):
+                results["spread"] = st.mx - st.mn
         if kinds & {"var", "std", "var_pop", "std_pop"}:
             results.update(_moments(v, geo, st, mean))
     if "quantile" in kinds:
