@@ -37,7 +37,35 @@ Differences from pandas ``resample`` and polars ``group_by_dynamic``
     - ``std``/``var`` are sample statistics as in both, null below two values;
     - weekly windows start on Monday (polars' choice; pandas' ``"W"`` ends on Sunday);
     - sub-day windows in a zone stay epoch-aligned (both libraries align to local
-      midnight, which differs only for zones with non-whole-hour offsets).
+      midnight, which differs only for zones with non-whole-hour offsets);
+    - NaN is skipped by default (pandas does; polars treats NaN as a value, which is
+      ``skip_nan=False`` here).
+
+Cost
+    O(rows + windows) for tumbling, sliding and session windows whatever
+    ``period / every`` is: sliding windows merge per-pane states (two-stacks style,
+    see :mod:`tsengine.window._kernels.sliding`), quantiles of overlapping windows
+    use a Fenwick tree over ranks (O((rows + windows) log rows)). With
+    ``fill="none"`` fixed grids enumerate only windows that hold rows, so sparse data
+    with fine windows costs O(rows + windows emitted). Segment reductions run on all
+    Numba threads from 500,000 rows (``aggregate.PARALLEL_MIN_ROWS``), on one below.
+
+Known gaps
+    - Calendar grids (days/weeks in a zone, months, years) compute every edge of the
+      span even with ``fill="none"``: O(span / every), cheap since ``every`` is at
+      least a day, but not O(rows).
+    - A sliding-window sum merges pane sums; if a pane's partial sum overflows
+      (beyond 1.8e308) the window's sum is inf even when its true sum is finite.
+      Means are recomputed exactly in that case; sums are not.
+    - Integer sums are exact modulo 2**64: a window whose true sum leaves the int64
+      (uint64) range wraps instead of raising.
+    - ``rate`` takes first and last values only: counter resets are not detected.
+    - ``twa``/``integral`` use only the window's own rows (no interpolation to the
+      window edges); a window with rows at one instant only has integral 0.
+    - With ``tag_columns`` given and every tag in ``by`` the time order inside each
+      series is trusted, not checked (see :func:`aggregate_table`).
+    - Tag columns are hashed once per run of equal values; data interleaving series
+      row by row pays a full Arrow sort of its tag values.
 """
 
 from tsengine.window.aggregate import aggregate_table
