@@ -188,7 +188,9 @@ def _float_aggs(name, v, geo, specs, skip_nan):
 
     st = None
     if kinds & MERGEABLE or "count" in kinds:
-        st = _float_states(v, geo, bool(kinds & {"min", "max", "spread", "mean"}))
+        # Extremes only when asked: a mean whose sum overflowed takes the exact path,
+        # which finds them anyway for its rescaling test
+        st = _float_states(v, geo, bool(kinds & {"min", "max", "spread"}))
     count = st.cnt if (skip_nan and st is not None) else n_rows
     present = count > 0
 
