@@ -12,12 +12,8 @@ import pyarrow as pa
 import pytest
 
 from tsengine.window import aggregate_table
-from tsengine.window._reference import (
-    calendar_edges,
-    mismatches,
-    reference_table,
-    rows_of,
-)
+from tsengine.window._reference import calendar_edges
+from tsengine.window._reference_table import mismatches, reference_table, rows_of
 
 HOUR = 3_600 * 10**9
 DAY = 24 * HOUR

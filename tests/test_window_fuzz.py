@@ -3,6 +3,7 @@
 Times anywhere in the int64 range, out of order even when ``tag_columns`` promises
 order (wrong windows are allowed then, a crash or a foreign exception is not), odd
 window specs and every fill. The process must survive all of it.
+``WINDOW_EXAMPLES`` raises the number of examples (default 300).
 """
 
 from __future__ import annotations
