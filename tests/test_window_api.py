@@ -439,3 +439,20 @@ def test_right_closed_ranges_are_tiled_exactly():
     )
     assert out.column("time").cast(pa.int64()).to_pylist() == [10, 20, 30]
     assert out.column("v_sum").to_pylist() == [5.0, 4.0, 5.0]
+
+
+def test_integer_and_bool_tags_group_too():
+    table = pa.table(
+        {
+            "line": pa.array([2, 1, 2, None], pa.int16()),
+            "on": [True, False, True, True],
+            "time": pa.array([0, 1, 2, 3], TS),
+            "v": [1.0, 2.0, 3.0, 4.0],
+        }
+    )
+    out = aggregate_table(table, every=10, by=["line", "on"], aggs={"v": ["sum"]})
+    assert out.select(["line", "on", "v_sum"]).to_pylist() == [
+        {"line": 1, "on": False, "v_sum": 2.0},
+        {"line": 2, "on": True, "v_sum": 4.0},
+        {"line": None, "on": True, "v_sum": 4.0},
+    ]
