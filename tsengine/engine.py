@@ -346,6 +346,11 @@ class Engine(WritePath):
         series = table.series
         if not where:
             return sorted(series, key=_sort_key)
+        if len(where) == len(tags):
+            # Every tag pinned to one string: one dictionary lookup.
+            key = tuple(where.get(t) for t in tags)
+            if all(type(v) is str for v in key):
+                return [key] if key in series else []
         unknown = [k for k in where if k not in tags]
         if unknown:
             raise SchemaError(
