@@ -147,7 +147,8 @@ def aggregate_table(
 
     # Small queries stay on the calling thread: waking workers costs more than the work
     threads = numba.get_num_threads()
-    numba.set_num_threads(threads if table.num_rows >= PARALLEL_MIN_ROWS else 1)
+    if table.num_rows < PARALLEL_MIN_ROWS and threads != 1:
+        numba.set_num_threads(1)
     try:
         return _run(
             table,
@@ -163,7 +164,8 @@ def aggregate_table(
             _trusted_order(by, tag_columns),
         )
     finally:
-        numba.set_num_threads(threads)
+        if numba.get_num_threads() != threads:
+            numba.set_num_threads(threads)
 
 
 def _trusted_order(by, tag_columns) -> bool:
@@ -324,11 +326,12 @@ def _times(table) -> np.ndarray:
             raise TimestampError(f"times do not fit int64 nanoseconds: {exc}") from None
     if not pa.types.is_timestamp(col.type):
         raise SchemaError(f"column {TIME!r} has type {col.type}, expected a timestamp")
-    try:
-        ns = col.cast(pa.timestamp("ns", tz=col.type.tz), safe=True)
-    except pa.ArrowInvalid as exc:
-        raise TimestampError(f"times do not fit int64 nanoseconds: {exc}") from None
-    return ns.view(pa.int64()).to_numpy()
+    if col.type.unit != "ns":
+        try:
+            col = col.cast(pa.timestamp("ns", tz=col.type.tz), safe=True)
+        except pa.ArrowInvalid as exc:
+            raise TimestampError(f"times do not fit int64 nanoseconds: {exc}") from None
+    return col.view(pa.int64()).to_numpy()
 
 
 def _field_values(table, name, kind, perm):

@@ -31,6 +31,7 @@ rate           (last - first) / (t_last - t_first), per second              floa
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -68,7 +69,7 @@ class AggSpec:
 
 
 def parse_agg(name: str) -> AggSpec:
-    """Parse one aggregate name.
+    """Parse one aggregate name (results are remembered: names repeat across queries).
 
     Raises
     ------
@@ -84,6 +85,11 @@ def parse_agg(name: str) -> AggSpec:
     """
     if not isinstance(name, str):
         raise SchemaError(f"aggregate {name!r} is not a string")
+    return _parse_agg(name)
+
+
+@functools.lru_cache(maxsize=1024)
+def _parse_agg(name: str) -> AggSpec:
     if name in _SIMPLE:
         return AggSpec(name, name)
     if name == "median":

@@ -14,6 +14,7 @@ other than UTC) come from :class:`~tsengine.window.calendar.CalendarGrid`.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -53,12 +54,27 @@ class WindowSpec:
 def make_spec(every, period, offset, gap, tz, closed, label) -> WindowSpec:
     """Validate window arguments into a :class:`WindowSpec`.
 
+    Specs repeat from query to query (dashboards), so valid ones are remembered.
+
     Raises
     ------
     ParseError
         For malformed durations, unknown zones, bad ``closed``/``label`` values or
         contradictory combinations (``gap`` with ``every``, months with a fixed step).
     """
+    args = (every, period, offset, gap, tz, closed, label)
+    try:
+        return _make_spec_cached(*args)
+    except TypeError:  # an unhashable argument: let the checks name it
+        return _make_spec(*args)
+
+
+@functools.lru_cache(maxsize=256)
+def _make_spec_cached(every, period, offset, gap, tz, closed, label) -> WindowSpec:
+    return _make_spec(every, period, offset, gap, tz, closed, label)
+
+
+def _make_spec(every, period, offset, gap, tz, closed, label) -> WindowSpec:
     # closed= and label= follow pandas' vocabulary
     if closed not in ("left", "right"):
         raise ParseError(f"closed={closed!r} must be 'left' or 'right'")
