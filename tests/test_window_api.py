@@ -359,12 +359,19 @@ def test_session_windows():
         ({"every": "1h", "offset": "1mo"}, ParseError, "months"),
         ({"seed": pa.table({"v": [1.0]})}, SchemaError, "seed lacks"),
         ({"by": ["v"]}, SchemaError, "tags are strings"),
+        ({"by": ["s_first"], "aggs": {"s": ["first"]}}, SchemaError, "would replace"),
     ],
 )
 def test_errors_name_the_bad_value(kwargs, error, match):
     args = {
         "data": pa.table(
-            {"site": ["a"], "time": pa.array([0], TS), "v": [1.0], "s": ["x"]}
+            {
+                "site": ["a"],
+                "time": pa.array([0], TS),
+                "v": [1.0],
+                "s": ["x"],
+                "s_first": ["y"],
+            }
         ),
         "every": 10,
         "aggs": {"v": ["mean"]},

@@ -142,6 +142,14 @@ def aggregate_table(
     if start_ns is not None and end_ns is not None and end_ns < start_ns:
         raise TimestampError(f"end={end!r} is before start={start!r}")
     kinds = {name: _field_kind(table, name, specs[name], by) for name in specs}
+    clash = [
+        f"{f}_{a.name}"
+        for f, aa in specs.items()
+        for a in aa
+        if f"{f}_{a.name}" in (*by, TIME)
+    ]
+    if clash:
+        raise SchemaError(f"output columns {clash!r} would replace a by/time column")
     if seed is not None:
         seed = _check_seed(seed, by)
 
