@@ -192,14 +192,12 @@ class Table:
             kinds = self.kinds()
             keep = self.definition.duplicates == "keep"
             missing = [i for i, buf in enumerate(found) if buf is None]
-            slabs = _slabs(len(missing), self.definition.ring_capacity, kinds)
-            for j, i in enumerate(missing):
-                storage = (
-                    None
-                    if slabs is None
-                    else (slabs[0][j], [col[j] for col in slabs[1]])
-                )
-                buf = SeriesBuffer(self.definition.ring_capacity, kinds, keep, storage)
+            # Known gap: each ring is its own allocation. Carving many rings from
+            # one 2-D slab made the long-format scatter faster (huge pages, fewer TLB
+            # misses) but first-touch faults of huge pages stalled steady writers
+            # for hundreds of ms, so it is off until rings can opt out per table.
+            for i in missing:
+                buf = SeriesBuffer(self.definition.ring_capacity, kinds, keep)
                 buf.key = keys[i]
                 series[keys[i]] = found[i] = buf
             self.series = series
@@ -431,27 +429,6 @@ class Table:
     def describe_key(self, key: SeriesKey) -> str:
         tags = ",".join(f"{t}={v}" for t, v in zip(self.definition.tags, key))
         return f"{self.name}{',' if tags else ''}{tags}"
-
-
-def _slabs(count: int, capacity: int, kinds: list[str]):
-    """One 2-D array per column for ``count`` new rings created together (rows are
-    the rings), so they sit on large pages instead of thousands of small heaps --
-    the scatter writes to every ring at once and would otherwise miss the TLB on
-    nearly every row. None when few rings are made (not worth it)."""
-    if count < 16:
-        return None
-    times = np.empty((count, capacity), dtype=np.int64)
-    cols = [np.empty((count, capacity), dtype=_RING_DTYPES[k]) for k in kinds]
-    return times, cols
-
-
-_RING_DTYPES = {
-    "float64": np.float64,
-    "int64": np.int64,
-    "uint64": np.uint64,
-    "bool": np.uint8,
-    "string": object,
-}
 
 
 def _densify(codes: np.ndarray, bound: int) -> tuple[np.ndarray, int]:
