@@ -132,7 +132,7 @@ class Rollups:
         with self._lock:
             live = list(self._live.values())
         for rollup in live:
-            rollup.hub.close()
+            rollup.hub.close(discard=False)
 
     # -- internals -------------------------------------------------------------
 

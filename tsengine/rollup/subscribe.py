@@ -85,11 +85,13 @@ class Subscription:
             self._queue.append(batch)
             self._cond.notify_all()
 
-    def close(self) -> None:
-        """End the iteration; batches still queued are discarded."""
+    def close(self, discard: bool = True) -> None:
+        """End the iteration; batches still queued are discarded, or with
+        ``discard=False`` still delivered before the iteration stops."""
         with self._cond:
             self._closed = True
-            self._queue.clear()
+            if discard:
+                self._queue.clear()
             self._cond.notify_all()
 
     @property
@@ -151,12 +153,13 @@ class Hub:
         for sub in subs:
             sub.put(batch)
 
-    def close(self) -> None:
-        """Close every subscription (the rollup is dropped)."""
+    def close(self, discard: bool = True) -> None:
+        """Close every subscription (the rollup is dropped, or with
+        ``discard=False`` the engine closes and queued windows are still read)."""
         with self._lock:
             subs, self._subs = self._subs, []
         for sub in subs:
-            sub.close()
+            sub.close(discard)
 
     def stats(self) -> tuple[int, int]:
         """(open subscriptions, batches dropped for slow subscribers so far)."""
