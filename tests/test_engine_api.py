@@ -363,3 +363,32 @@ def test_iso_string_far_outside_the_range_raises_instead_of_wrapping():
         to_ns("9999-01-01T00:00:00Z")
     with pytest.raises(tsengine.TimestampError, match="1500"):
         to_ns("1500-01-01")
+
+
+def test_write_lines_returns_its_result_and_rejects():
+    e = tsengine.Engine()
+    out = e.write_lines(b"pump,site=A,asset=P-103 vibration=0.2 1700000000000000000")
+    assert (out.points, out.rejected) == (1, [])
+    out = e.write_lines(b"pump,site=A vibration=0.5 2\nnot a line\n", on_error="skip")
+    assert out.points == 1 and [r.line for r in out.rejected] == [2]
+    assert e.read("pump").num_rows == 2
+
+
+def test_pandas_nullable_na_is_null_not_nan():
+    e = tsengine.Engine()
+    e.create_table("u", fields={"v": "float64"})
+    e.write("u", {"time": [1, 2], "v": [5.0, 6.0]})
+    e.write(
+        "u",
+        pd.DataFrame({"time": [1, 3], "v": pd.array([pd.NA, 7.5], dtype="Float64")}),
+    )
+    # "last" upserts field by field: the null at time 1 leaves 5.0 in place.
+    assert e.read("u").column("v").to_pylist() == [5.0, 6.0, 7.5]
+
+
+def test_iso_nanosecond_strings_past_the_low_end_raise():
+    from tsengine.timeconv import to_ns
+
+    with pytest.raises(tsengine.TimestampError, match="outside"):
+        to_ns("1677-09-21T00:12:43.145224191Z")
+    assert to_ns("1677-09-21T00:12:43.145224193Z") == -(2**63) + 1

@@ -174,6 +174,15 @@ def _string_to_ns(text: str) -> int:
     if unit in ("Y", "M"):
         parsed, unit, step = parsed.astype("datetime64[D]"), "D", 1
     count = int(parsed.astype(np.int64))
+    if unit in ("ns", "ps", "fs", "as"):
+        # numpy wraps ns values past the int64 ends silently: cross-check the
+        # instant at microsecond precision, which cannot wrap.
+        coarse = int(np.datetime64(stripped, "us").astype(np.int64))
+        if unit != "ns" or abs(count - coarse * 1000) >= 1000:
+            raise TimestampError(
+                f"time {text!r} is outside the int64 nanosecond range {_RANGE} or "
+                "has more than 9 fractional digits"
+            )
     return _check(count * step * unit_ns(unit) - offset_ns, text)
 
 

@@ -81,7 +81,7 @@ def _pandas_to_arrow(df: Any) -> pa.Table:
         columns["time"] = pa.array(df.index)
     for name in df.columns:
         col = df[name]
-        if col.dtype.kind == "f":
+        if isinstance(col.dtype, np.dtype) and col.dtype.kind == "f":
             # numpy-backed floats: NaN is a value a sensor sent, not a missing value.
             columns[str(name)] = pa.array(col.to_numpy(), from_pandas=False)
         else:

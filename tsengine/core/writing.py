@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 from contextlib import ExitStack
-from dataclasses import field
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 Listener = Callable[[str, pa.Table], None]
 
 
+@dataclass
 class LinesResult:
     """Outcome of :meth:`Engine.write_lines`: points stored, lines rejected."""
 
