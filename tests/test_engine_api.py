@@ -392,3 +392,10 @@ def test_iso_nanosecond_strings_past_the_low_end_raise():
     with pytest.raises(tsengine.TimestampError, match="outside"):
         to_ns("1677-09-21T00:12:43.145224191Z")
     assert to_ns("1677-09-21T00:12:43.145224193Z") == -(2**63) + 1
+
+
+def test_integer_too_large_for_any_field_is_a_schema_error():
+    e = tsengine.Engine()
+    with pytest.raises(tsengine.SchemaError, match="'n'"):
+        e.write("t", {"time": [1], "n": [2**64]})
+    assert e.tables() == []

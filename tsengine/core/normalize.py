@@ -104,7 +104,12 @@ def _dict_to_arrow(data: dict, table: str) -> pa.Table:
                 )
             try:
                 values = pa.array(arr, from_pandas=False)
-            except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+            except (
+                pa.ArrowInvalid,
+                pa.ArrowTypeError,
+                pa.ArrowNotImplementedError,
+                OverflowError,
+            ) as exc:
                 raise SchemaError(
                     f"column {name!r} for table {table!r} cannot be converted: {exc}"
                 ) from None
