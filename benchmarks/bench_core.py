@@ -95,8 +95,6 @@ def long_batches(
 
 def long_format(n_batches: int = 4, rows: int = LONG_ROWS) -> dict:
     """engine.write of 1M-row batches over 10,000 series vs pandas groupby."""
-    import pandas as pd
-
     batches = long_batches(n_batches + 1, rows)
     engine = tsengine.Engine()
     engine.create_table(
@@ -110,7 +108,6 @@ def long_format(n_batches: int = 4, rows: int = LONG_ROWS) -> dict:
         times.append(time.perf_counter() - start)
     frame = batches[1].to_pandas()
     t_pd = _best(lambda: frame.groupby("asset", observed=True)["v"].last(), 3)
-    _ = pd
     return {
         "benchmark": "long format write, 10k series, 1M-row batches",
         "unit": "M points/s",

@@ -78,20 +78,14 @@ cdef class SeriesBuffer:
     cdef readonly long long pub_seq, prev_seq, pub_gen, prev_gen
     cdef readonly object pub_sealed, prev_sealed
 
-    def __init__(self, Py_ssize_t capacity, list kinds, bint allow_equal=False,
-                 object storage=None):
+    def __init__(self, Py_ssize_t capacity, list kinds, bint allow_equal=False):
         if capacity <= 0:
             raise ValueError(f"ring capacity {capacity!r} must be positive")
         if len(kinds) > 64:
             raise ValueError(f"{len(kinds)!r} fields exceed the limit of 64 per table")
         self.capacity = capacity
         self.nfields = len(kinds)
-        # ``storage`` is (times, [column per field]) carved by the caller from a
-        # larger slab, so many rings share huge pages; else each ring allocates.
-        if storage is None:
-            self.times = np.empty(capacity, dtype=np.int64)
-        else:
-            self.times = storage[0]
+        self.times = np.empty(capacity, dtype=np.int64)
         self.tp = <int64_t*> _ptr(self.times)
         self.cols = []
         self.valid = []
@@ -99,8 +93,7 @@ cdef class SeriesBuffer:
             code = KIND_CODES[name]
             self.kinds[i] = code
             self.itemsize[i] = 1 if code == K_B1 else 8
-            self.cols.append(np.empty(capacity, dtype=_DTYPES[code]) if storage is None
-                             else storage[1][i])
+            self.cols.append(np.empty(capacity, dtype=_DTYPES[code]))
             self.valid.append(None)
             self.dptr[i] = NULL if code == K_OBJ else _ptr(self.cols[i])
             self.vptr[i] = NULL
@@ -164,10 +157,6 @@ cdef class SeriesBuffer:
             if t[i] < t[i - 1] or (t[i] == t[i - 1] and not self.allow_equal):
                 return False
         return True
-
-    def is_in_order(self, const int64_t[::1] t, Py_ssize_t start, Py_ssize_t stop):
-        """Whether rows ``[start, stop)`` can be appended without a merge."""
-        return self._in_order(&t[start], stop - start)
 
     @cython.boundscheck(False)
     @cython.wraparound(False)

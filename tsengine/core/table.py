@@ -82,7 +82,6 @@ class Table:
         self._tag_arrays: dict[tuple, list[pa.Array]] = {}
         self.field_index = {name: i for i, name in enumerate(definition.fields)}
         self._on_seal = on_seal
-        self.sealed_points = 0
         self.expired_points = 0
         self.expired_check = 0.0  # monotonic time of the last retention pass
 
@@ -354,7 +353,6 @@ class Table:
         times, cols, valids = buf.pop_oldest(n)
         chunk = seal(Rows(times, cols, valids), self.kinds()[: len(cols)])
         buf.sealed = (*buf.sealed, chunk)
-        self.sealed_points += chunk.n
         if self._on_seal is not None:
             self._on_seal(self, buf, chunk)
 
@@ -386,7 +384,6 @@ class Table:
                 [None if v is None else v.copy() for v in part.valids],
             )
             new_chunks.append(seal(part, self.kinds()))
-        self.sealed_points += len(merged) - sum(c.n for c in chunks[i:j])
         buf.sealed = (*chunks[:i], *new_chunks, *chunks[j:])
         if self._on_seal is not None:
             for chunk in new_chunks:
