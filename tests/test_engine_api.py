@@ -207,6 +207,15 @@ def test_bad_inputs_raise_clear_errors_and_store_nothing(engine):
         engine.write("pump", {"time": [1], **base, "bogus": pa.array([[1]])})
     with pytest.raises(tsengine.SchemaError, match="one-dimensional"):
         engine.write("pump", {"time": np.zeros((2, 2), np.int64)})
+    with pytest.raises(tsengine.TimestampError, match="row 1 value 1001 ps"):
+        engine.write("pump", {"time": np.array([0, 1001], "datetime64[ps]"), **base})
+    with pytest.raises(tsengine.TimestampError, match="row 0 is NaT"):
+        engine.write("pump", {"time": np.array(["NaT"], "datetime64[h]"), **base})
+    frame = pd.DataFrame(
+        [["A", "P", 1.0, 1, 2.0, 3.0]], columns=[*base, "time", "x", "x"]
+    )
+    with pytest.raises(tsengine.SchemaError, match=r"duplicate column names \['x'\]"):
+        engine.write("pump", frame)
     with pytest.raises(tsengine.TableNotFoundError, match="'nope'"):
         engine.read("nope")
     with pytest.raises(tsengine.SchemaError, match="not tags"):

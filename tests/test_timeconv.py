@@ -24,6 +24,55 @@ def test_numpy_datetime64_every_unit(unit):
     assert got.tolist() == [int(v) * NS[unit] for v in raw]
 
 
+# Fixed-length coarse units and their length in ns, written out independently.
+COARSE = {"m": 60 * 10**9, "h": 3600 * 10**9, "D": 86400 * 10**9}
+COARSE["W"] = 7 * COARSE["D"]
+
+
+@pytest.mark.parametrize("unit", sorted(COARSE))
+def test_numpy_datetime64_coarse_units(unit):
+    raw = np.array([-5, -1, 0, 1, 2_000], dtype=np.int64)
+    got = array_to_ns(raw.astype(f"datetime64[{unit}]"))
+    assert got.tolist() == [int(v) * COARSE[unit] for v in raw]
+
+
+def test_numpy_datetime64_months_and_years_are_calendar_exact():
+    months = np.array([-1, 0, 1, 13], dtype=np.int64).astype("datetime64[M]")
+    years = np.array([-1, 0, 2, 54], dtype=np.int64).astype("datetime64[Y]")
+    epoch = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+    def ns(y, m):
+        delta = dt.datetime(y, m, 1, tzinfo=dt.UTC) - epoch
+        return delta // dt.timedelta(microseconds=1) * 1000
+
+    assert array_to_ns(months).tolist() == [
+        ns(1969, 12),
+        ns(1970, 1),
+        ns(1970, 2),
+        ns(1971, 2),
+    ]
+    assert array_to_ns(years).tolist() == [
+        ns(1969, 1),
+        ns(1970, 1),
+        ns(1972, 1),
+        ns(2024, 1),
+    ]
+
+
+@pytest.mark.parametrize("unit,per_ns", [("ps", 10**3), ("fs", 10**6), ("as", 10**9)])
+def test_sub_nanosecond_units_exact_or_refused(unit, per_ns):
+    whole = np.array([-7, 0, 3, 1_700], dtype=np.int64)
+    assert array_to_ns((whole * per_ns).astype(f"datetime64[{unit}]")).tolist() == [
+        -7,
+        0,
+        3,
+        1_700,
+    ]
+    between = np.array([0, per_ns + 1], dtype=np.int64).astype(f"datetime64[{unit}]")
+    with pytest.raises(TimestampError, match=f"row 1 value {per_ns + 1} {unit}"):
+        array_to_ns(between)
+
+
 @pytest.mark.parametrize("unit", ["s", "ms", "us", "ns"])
 @pytest.mark.parametrize("tz", [None, "UTC", "Europe/Berlin", "America/Chicago"])
 def test_arrow_timestamp_every_unit_and_zone(unit, tz):

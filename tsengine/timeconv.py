@@ -243,7 +243,27 @@ def _datetime64_array_to_ns(arr: np.ndarray, name: str) -> np.ndarray:
     if unit in ("Y", "M"):
         arr = arr.astype("datetime64[D]")
         unit, step = "D", 1
+    if unit in _SUB_NS:
+        return _divide_int_array(arr.view(np.int64), _SUB_NS[unit] // step, name, unit)
     return _scale_int_array(arr.view(np.int64), step * unit_ns(unit), name)
+
+
+#: Sub-nanosecond datetime64 units, as the count of them in one nanosecond.
+_SUB_NS = {"ps": 1_000, "fs": 1_000_000, "as": 1_000_000_000}
+
+
+def _divide_int_array(arr: np.ndarray, per_ns: int, name: str, unit: str) -> np.ndarray:
+    """Exact ns from counts of a finer unit; a value between two ns is an error."""
+    if per_ns <= 1:
+        raise TimestampError(f"{name}: datetime64 unit with step too large: {unit}")
+    whole, rest = np.divmod(arr, np.int64(per_ns))
+    if rest.any():
+        row = int(np.argmax(rest != 0))
+        raise TimestampError(
+            f"{name} row {row} value {int(arr[row])!r} {unit} is not a whole number "
+            "of nanoseconds; tsengine keeps time in integer ns"
+        )
+    return np.ascontiguousarray(whole)
 
 
 def _scale_int_array(arr: np.ndarray, factor: int, name: str) -> np.ndarray:

@@ -18,6 +18,9 @@ from tsengine.errors import SchemaError
 from tsengine.schema import FIELD_TYPES, TableDef, field_type_of
 from tsengine.timeconv import array_to_ns
 
+#: datetime64 units pyarrow converts itself; the others go through ``array_to_ns``.
+_ARROW_TIME_UNITS = ("s", "ms", "us", "ns", "D")
+
 # Kinds as stored in the rings: bool is kept as one byte per value.
 _NUMPY_DTYPE = {
     "float64": np.float64,
@@ -76,6 +79,9 @@ def to_arrow(data: Any, table: str) -> pa.Table:
 def _pandas_to_arrow(df: Any) -> pa.Table:
     import pandas as pd
 
+    duplicated = sorted({str(c) for c in df.columns[df.columns.duplicated()]})
+    if duplicated:
+        raise SchemaError(f"DataFrame has duplicate column names {duplicated!r}")
     columns: dict[str, pa.Array] = {}
     if isinstance(df.index, pd.DatetimeIndex) and "time" not in df.columns:
         columns["time"] = pa.array(df.index)
@@ -102,6 +108,11 @@ def _dict_to_arrow(data: dict, table: str) -> pa.Table:
                     f"column {name!r} for table {table!r} must be one-dimensional, "
                     f"got shape {arr.shape}"
                 )
+            if isinstance(arr, np.ndarray) and arr.dtype.kind == "M":
+                if np.datetime_data(arr.dtype)[0] not in _ARROW_TIME_UNITS:
+                    # Arrow has no hour, week, month or sub-ns units: convert here,
+                    # exactly, so the error (if any) names the offending value.
+                    arr = array_to_ns(arr, name=str(name)).view("datetime64[ns]")
             try:
                 values = pa.array(arr, from_pandas=False)
             except (
