@@ -336,6 +336,26 @@ def test_missing_file_and_bad_options(tmp_path, capsys):
     code = main(["ingest", str(path), "--data", str(tmp_path / "d")])
     assert code == 2
     assert "cannot tell the format" in capsys.readouterr().err
+    plain = tmp_path / "plain.csv"
+    plain.write_text("a,b\n1,2\n")
+    code = main(["ingest", str(plain), "--data", str(tmp_path / "d")])
+    out, err = capsys.readouterr()
+    assert code == 2
+    assert "first line 'a,b'" in err and "--time-column" in err
+    assert "ingested" not in out  # no empty summary before the error
+
+
+def test_data_dir_that_is_a_file_is_a_clean_error(tmp_path, capsys):
+    path = tmp_path / "not-a-dir"
+    path.write_text("x")
+    assert main(["query", "tables", "--data", str(path)]) == 2
+    assert "no engine directory" in capsys.readouterr().err
+    source = tmp_path / "plain.csv"
+    source.write_text("t,v\n1,2.0\n")
+    argv = [source, "--data", path, "--time-column", "t", "--time-unit", "s"]
+    code, _ = ingest(*argv)
+    assert code == 2
+    assert "Not a directory" in capsys.readouterr().err
 
 
 # -- tsengine query on what was ingested -----------------------------------------------
@@ -403,4 +423,8 @@ def test_query_errors(plant_dir, capsys):
     assert "must end in .csv or .parquet" in capsys.readouterr().err
     assert main(["query", "aggregate", "pump", "--data", str(data_dir)]) == 2
     assert "needs --every" in capsys.readouterr().err
+    missing_dir = data_dir.parent / "no-such-dir" / "out.csv"
+    argv = ["query", "read", "pump", "--data", str(data_dir), "--out", str(missing_dir)]
+    assert main(argv) == 2
+    assert "no-such-dir" in capsys.readouterr().err
     assert main(["query", "read", "pump", "--data", str(data_dir / "nope")]) == 2

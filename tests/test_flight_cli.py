@@ -6,6 +6,7 @@ import importlib.util
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -97,6 +98,15 @@ def test_serve_bad_token_file_is_a_clean_error(tmp_path):
     path = tmp_path / "tokens"
     path.write_text("short\n")
     status = main(["serve", "--port", "0", "--token-file", str(path)])
+    assert status == 2
+
+
+def test_serve_on_a_taken_port_is_a_clean_error():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        status = main(["serve", "--port", str(port)])
     assert status == 2
 
 

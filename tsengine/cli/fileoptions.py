@@ -88,12 +88,8 @@ def add_source_arguments(parser: argparse.ArgumentParser) -> None:
 def guess_preset(path: str | os.PathLike) -> str | None:
     """``"nab"``, ``"skab"`` or ``"cmapss"`` if the first line of ``path`` looks like
     that dataset family, else None."""
-    p = Path(path)
-    opener = gzip.open if p.suffix.lower() == ".gz" else open
-    try:
-        with opener(p, "rb") as f:
-            first = f.readline(4096).strip().lstrip(b"\xef\xbb\xbf")
-    except (OSError, EOFError):
+    first = _first_line(path)
+    if first is None:
         return None
     if first == b"timestamp,value":
         return "nab"
@@ -147,7 +143,26 @@ def source_options(path: str | os.PathLike, args: argparse.Namespace) -> dict:
             options["table"] = explicit["table"]
     else:
         options.update({k: v for k, v in explicit.items() if k in _CSV_OPTIONS})
+        if "preset" not in options and "time_column" not in options:
+            from tsengine.errors import ParseError
+
+            first = (_first_line(path) or b"")[:200].decode("utf-8", "replace")
+            raise ParseError(
+                f"the layout (first line {first!r}) is not one of the known presets "
+                "(nab, skab, cmapss); name the time column with --time-column"
+            )
     return options
+
+
+def _first_line(path: str | os.PathLike) -> bytes | None:
+    """The first line of ``path`` (gzip or plain, at most 4 KiB, no BOM), or None."""
+    p = Path(path)
+    opener = gzip.open if p.suffix.lower() == ".gz" else open
+    try:
+        with opener(p, "rb") as f:
+            return f.readline(4096).strip().lstrip(b"\xef\xbb\xbf")
+    except (OSError, EOFError):
+        return None
 
 
 def _names(text: str | None) -> list[str] | None:

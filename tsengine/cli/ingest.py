@@ -323,7 +323,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         tables, rejected, seconds = ingest_files(args.files, args, show_progress=show)
     except IngestFailed as failed:
-        print_summary(summary_dict(*failed.partial))
+        if failed.partial[0]:  # say what was stored before the failure, if any
+            print_summary(summary_dict(*failed.partial))
         print(f"tsengine ingest: error: {failed}", file=sys.stderr)
         return 2
     summary = summary_dict(tables, rejected, seconds)

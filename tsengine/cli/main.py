@@ -66,6 +66,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Error as exc:
         print(f"tsengine {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:
+        # A path that is a file, a directory that is missing, no permission: the
+        # message names the path, which is all the user needs, not a traceback.
+        print(f"tsengine {args.command}: error: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import pyarrow as pa
 import pyarrow.flight as flight
 
 from tsengine.flight.auth import Authenticator, load_tokens
@@ -168,16 +169,23 @@ def serve(
     if not is_loopback(host) and authenticator.enabled and cert is None:
         log.warning("bearer tokens on %s travel unencrypted: consider TLS", host)
 
-    server = FlightServer(
-        engine,
-        f"{scheme}://{host}:{port}",
-        authenticator=authenticator,
-        tls_certificates=[flight.CertKeyPair(cert, key)] if cert else None,
-        verify_client=ca is not None,
-        root_certificates=ca,
-        max_put_batch_bytes=max_put_batch_bytes,
-        subscriber_max_bytes=subscriber_max_bytes,
-    )
+    try:
+        server = FlightServer(
+            engine,
+            f"{scheme}://{host}:{port}",
+            authenticator=authenticator,
+            tls_certificates=[flight.CertKeyPair(cert, key)] if cert else None,
+            verify_client=ca is not None,
+            root_certificates=ca,
+            max_put_batch_bytes=max_put_batch_bytes,
+            subscriber_max_bytes=subscriber_max_bytes,
+        )
+    except pa.ArrowException as exc:
+        # gRPC only says "did not start"; a taken port is by far the usual cause.
+        raise RequestError(
+            f"cannot listen on {host}:{port} ({exc}); is another server using "
+            "that port, or is the TLS certificate or key invalid?"
+        ) from None
     server.location = f"{scheme}://{host}:{server.port}"
     auth_mode = authenticator.describe() if authenticator.enabled else "none"
     if ca is not None:
