@@ -333,6 +333,7 @@ def test_sealed_chunks_are_compressed_and_read_back_identically(shared_data):
     st = e.stats()["tables"]["t"]
     assert st["sealed_points"] + st["hot_points"] == len(t)
     assert st["compression_ratio"] > 2
+    assert st["unencoded_bytes"] == 0  # flush waited for every chunk
     assert (
         st["columns"]["time"]["stored_bytes"] * 100 < st["columns"]["time"]["raw_bytes"]
     )

@@ -13,12 +13,13 @@ def table_stats(table: Table) -> dict[str, Any]:
 
     ``raw_bytes`` is what the sealed points take uncompressed (8 bytes per time and
     numeric value, 1 per bool, validity bytes where present); ``sealed_bytes`` what
-    they take as stored; ``compression_ratio`` their quotient. ``columns`` gives, per
-    column (``time`` first), raw and stored bytes of the sealed tier and how many
-    chunks each codec was chosen for.
+    they take as stored; ``compression_ratio`` their quotient; ``unencoded_bytes``
+    the part of ``sealed_bytes`` still plain, waiting for the compactor. ``columns``
+    gives, per column (``time`` first), raw and stored bytes of the sealed tier and
+    how many chunks each codec was chosen for.
     """
     names = ["time", *table.definition.fields]
-    hot = sealed = ring_bytes = sealed_bytes = raw = 0
+    hot = sealed = ring_bytes = sealed_bytes = raw = unencoded = 0
     col_raw = Counter()
     col_stored = Counter()
     col_codecs: dict[str, Counter] = {name: Counter() for name in names}
@@ -29,6 +30,8 @@ def table_stats(table: Table) -> dict[str, Any]:
             sealed += chunk.n
             sealed_bytes += chunk.nbytes
             raw += chunk.raw_nbytes
+            if not chunk.encoded:
+                unencoded += chunk.nbytes
             stored = chunk.column_nbytes()
             for i, codec in enumerate(chunk.column_codecs()):
                 name = names[i]
@@ -45,6 +48,7 @@ def table_stats(table: Table) -> dict[str, Any]:
         "hot_bytes": ring_bytes,
         "sealed_bytes": sealed_bytes,
         "raw_bytes": raw,
+        "unencoded_bytes": unencoded,
         "compression_ratio": raw / sealed_bytes if sealed_bytes else None,
         "columns": {
             name: {

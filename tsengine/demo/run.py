@@ -127,7 +127,14 @@ def _table_sums(stats: dict, tables: list[str]) -> dict[str, int]:
     """Sums over ``tables`` of their ``engine.stats()`` counters: rows (``points``),
     series and bytes, plus ``segment_bytes`` and ``wal_bytes`` on disk."""
     per = stats["tables"]
-    keys = ("points", "series", "raw_bytes", "sealed_bytes", "memory_bytes")
+    keys = (
+        "points",
+        "series",
+        "raw_bytes",
+        "sealed_bytes",
+        "unencoded_bytes",
+        "memory_bytes",
+    )
     out = {k: sum(per.get(t, {}).get(k, 0) for t in tables) for k in keys}
     disk = stats.get("storage", {}).get("tables", {})
     for key in ("segment_bytes", "wal_bytes"):
@@ -375,6 +382,7 @@ class _Loop:
         sums = _table_sums(self.engine.stats(), tables)
         s.rows_stored = sums["points"]
         s.sealed_raw_bytes, s.sealed_bytes = sums["raw_bytes"], sums["sealed_bytes"]
+        s.unencoded_bytes = sums["unencoded_bytes"]
         s.disk_bytes = sums["segment_bytes"] + sums["wal_bytes"]
         s.replay = self.replay.progress()
         newest = kpi.latest_per_asset(kpi.kpis(self.engine.latest(kpi.KPI_1S)))

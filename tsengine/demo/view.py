@@ -30,6 +30,7 @@ class Snapshot:
     rows_stored: int = 0  # rows in the engine (stats)
     sealed_raw_bytes: int = 0  # sealed tier, uncompressed (stats "raw_bytes")
     sealed_bytes: int = 0  # sealed tier as stored in memory (stats "sealed_bytes")
+    unencoded_bytes: int = 0  # of which still plain, queued for the compactor
     disk_bytes: int = 0  # segments + log on disk
     replay: list = field(default_factory=list)  # (table, source, sent, rows)
     kpis: dict[str, Kpi] = field(default_factory=dict)  # asset -> newest 1 s KPIs
@@ -153,8 +154,9 @@ class LiveView:
         head.add_row(
             "compression",
             f"{ratio} in memory (sealed: {s.sealed_raw_bytes / 1e6:,.0f} MB raw -> "
-            f"{s.sealed_bytes / 1e6:,.0f} MB); {s.disk_bytes / 1e6:,.0f} MB on disk "
-            "incl. log",
+            f"{s.sealed_bytes / 1e6:,.0f} MB, of which "
+            f"{s.unencoded_bytes / 1e6:,.0f} MB not yet encoded); "
+            f"{s.disk_bytes / 1e6:,.0f} MB on disk incl. log",
         )
         for table, source, sent, n in s.replay:
             head.add_row("replay", f"{table} <- {source}: {sent:,}/{n:,} rows")
