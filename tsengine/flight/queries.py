@@ -2,8 +2,8 @@
 
 A result leaves the server as record batches of at most about
 :data:`tsengine._config.MAX_BATCH_BYTES`: zero-copy slices of the engine's result, so a
-10 M-point read streams as a few dozen messages that the client decodes while the
-server is still sending, and no message nears gRPC's 2 GiB limit.
+10 M-point read streams as many messages that the client decodes while the server is
+still sending, and no message nears gRPC's 2 GiB limit.
 """
 
 from __future__ import annotations
@@ -154,6 +154,42 @@ def _definition_dict(engine: Any, name: str) -> dict:
         schema = engine.schema(name)
         return {"name": name, "fields": {f.name: str(f.type) for f in schema}}
     return definition.to_dict()
+
+
+def bounded_table(table: pa.Table, max_bytes: int = MAX_BATCH_BYTES) -> pa.Table:
+    """``table`` re-chunked so no record batch is over about ``max_bytes``.
+
+    Zero-copy. With fixed-width columns only (tags are dictionary indices) the row
+    width is known from the schema, so Arrow's C++ slicing does the work and a table
+    whose batches are already small enough is returned as is; otherwise
+    :func:`bounded_batches` measures each batch. Dictionaries are not counted: a
+    stream sends each one once, not with every batch.
+    """
+    row_bytes = fixed_row_bytes(table.schema)
+    if row_bytes is None or table.num_columns == 0:
+        batches = list(bounded_batches(table, max_bytes))
+        return pa.Table.from_batches(batches, table.schema)
+    rows = max(1, int(max_bytes // row_bytes))
+    # A stream's batches are never longer than the chunks of its first column.
+    if all(len(chunk) <= rows for chunk in table.column(0).chunks):
+        return table
+    return pa.Table.from_batches(table.to_batches(max_chunksize=rows), table.schema)
+
+
+def fixed_row_bytes(schema: pa.Schema) -> float | None:
+    """Bytes per row of a schema whose columns all have a fixed width, validity bits
+    included; None if any column has variable width (strings, lists)."""
+    total = 0.0
+    for field in schema:
+        kind = field.type
+        if pa.types.is_dictionary(kind):
+            kind = kind.index_type
+        try:
+            bits = kind.bit_width
+        except ValueError:  # variable width: no bit width
+            return None
+        total += (bits + 1) / 8
+    return total
 
 
 def bounded_batches(

@@ -40,7 +40,6 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.flight as flight
 
-from tsengine._config import MAX_BATCH_BYTES
 from tsengine.flight import actions, puts
 from tsengine.flight.auth import (
     Authenticator,
@@ -50,7 +49,7 @@ from tsengine.flight.auth import (
 from tsengine.flight.commands import Command, parse
 from tsengine.flight.errors import RequestError, translated
 from tsengine.flight.queries import (
-    bounded_batches,
+    bounded_table,
     result_schema,
     rollup_names,
     run,
@@ -220,27 +219,22 @@ class FlightServer(flight.FlightServerBase):
     def do_get(self, context, ticket):
         with translated("DoGet"):
             command = parse(ticket.ticket, "ticket")
-            table = run(self.engine, command)
-        self.count(gets=1)
-        if table.nbytes <= MAX_BATCH_BYTES:
-            # one message: straight to C++, no Python per batch (latest, small reads)
-            self.count(rows_sent=table.num_rows)
+            table = bounded_table(run(self.engine, command))
+        self.count(gets=1, rows_sent=table.num_rows)
+        if table.num_rows == 0 or len(table.column(0).chunks) <= 1:
+            # one message: straight to C++ (latest, small reads)
             return flight.RecordBatchStream(table)
-        reader = pa.RecordBatchReader.from_batches(
-            table.schema, self._stream(table, context)
-        )
-        return flight.RecordBatchStream(reader)
+        return flight.GeneratorStream(table.schema, self._stream(table))
 
-    def _stream(self, table: pa.Table, context):
-        # The generator owns the result: when the client goes away the stream is
-        # dropped, the generator closed, and the result freed with it.
+    def _stream(self, table: pa.Table):
+        # The generator hands the whole result to Arrow's C++ stream at once: the
+        # batches are sent without running Python per batch. It owns the result:
+        # when the client cancels or goes away the stream is dropped, the generator
+        # closed, and the result freed with it.
         self.count(active_streams=1)
         try:
-            for batch in bounded_batches(table):
-                if context.is_cancelled() or self._stopping.is_set():
-                    return
-                self.count(rows_sent=batch.num_rows)
-                yield batch
+            if not self._stopping.is_set():
+                yield flight.RecordBatchStream(table)
         finally:
             self.count(active_streams=-1)
 
