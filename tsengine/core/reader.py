@@ -194,14 +194,15 @@ def to_arrow_table(
         pieces_out = [
             (g, _select_fields(r, [index[f] for f in fields], kinds)) for g, r in pieces
         ]
+    constant = _ConstantTags(dictionaries, codes, pieces_out)
     batches = []
     for groups, rows in pieces_out:
         arrays = [_time_array(rows.times)]
         for t in range(len(definition.tags)):
             if isinstance(groups, int):
-                idx = np.full(len(rows), codes[t][groups], np.int32)
-            else:
-                idx = codes[t][groups]
+                arrays.append(constant.column(t, groups, len(rows)))
+                continue
+            idx = codes[t][groups]
             mask = idx < 0
             arrays.append(
                 pa.DictionaryArray.from_arrays(
@@ -212,6 +213,37 @@ def to_arrow_table(
             arrays.append(field_array(kind, rows.cols[f], rows.valids[f]))
         batches.append(pa.RecordBatch.from_arrays(arrays, schema=schema))
     return pa.Table.from_batches(batches, schema=schema)
+
+
+class _ConstantTags:
+    """Tag columns of one-series pieces: one dictionary array per series and tag,
+    as long as its longest piece, sliced for each piece.
+
+    A series read as many sealed chunks would otherwise build (and validate) a new
+    index array per chunk, the main cost of assembling a large read.
+    """
+
+    def __init__(self, dictionaries: list, codes: list, pieces: list) -> None:
+        self._dictionaries, self._codes = dictionaries, codes
+        self._longest: dict[int, int] = {}
+        for g, rows in pieces:
+            if isinstance(g, int):
+                self._longest[g] = max(self._longest.get(g, 0), len(rows))
+        self._arrays: dict[tuple[int, int], pa.Array] = {}
+
+    def column(self, t: int, g: int, n: int) -> pa.Array:
+        """Tag ``t`` of series ``g`` for a piece of ``n`` rows."""
+        arr = self._arrays.get((t, g))
+        if arr is None:
+            code = int(self._codes[t][g])
+            idx = np.full(self._longest[g], code, np.int32)
+            mask = np.ones(len(idx), bool) if code < 0 else None  # untagged: null
+            # the code indexes the read's own dictionary: no need to validate it
+            arr = pa.DictionaryArray.from_arrays(
+                pa.array(idx, mask=mask), self._dictionaries[t], safe=False
+            )
+            self._arrays[(t, g)] = arr
+        return arr if n == len(arr) else arr.slice(0, n)
 
 
 def _tag_dictionaries(tags: list[str], keys: list[SeriesKey]):
