@@ -17,6 +17,7 @@ import pyarrow.flight as flight
 import pytest
 
 import tsengine
+import tsengine.flight.server as server_module
 from tsengine._config import MAX_BATCH_BYTES
 
 N = 20_000
@@ -171,6 +172,53 @@ def test_do_get_streams_bounded_zero_copy_batches(engine, client):
     assert rows == n
     assert len(sizes) >= (n * 16) // MAX_BATCH_BYTES
     assert max(sizes) <= MAX_BATCH_BYTES + 16
+
+
+def test_do_get_in_many_parts_equals_the_engine_read(engine, client, monkeypatch):
+    # parts of 256 kB: a 4-series read of 1.2 M points streams as dozens of parts,
+    # each sent by Arrow's C++ code with its own copy of the tag dictionary
+    monkeypatch.setattr(server_module, "STREAM_PART_BYTES", 256 * 1024)
+    n = 1_200_000
+    engine.create_table(
+        "multi", tags=["asset"], fields={"v": "float64"}, ring_capacity=1 << 14
+    )
+    engine.write(
+        "multi",
+        {
+            "time": np.arange(n),
+            "asset": [f"A-{i % 4}" for i in range(n)],
+            "v": np.arange(n, dtype=np.float64),
+        },
+    )
+    want = engine.read("multi")
+    reader = client.do_get(_ticket(kind="read", table="multi"))
+    batches = [chunk.data for chunk in reader]
+    assert reader.stats.num_dictionary_batches > 10  # one per part: many parts
+    got = pa.Table.from_batches(batches)
+    assert got.num_rows == n
+    for name in ("time", "asset", "v"):
+        assert got.column(name).to_pylist() == want.column(name).to_pylist()
+
+
+def test_shutdown_cuts_a_stream_short_with_an_error(engine, monkeypatch):
+    monkeypatch.setattr(server_module, "STREAM_PART_BYTES", 256 * 1024)
+    n = 4_000_000  # 64 MB: more than gRPC can buffer ahead of a client that waits
+    engine.create_table("huge", fields={"v": "float64"}, ring_capacity=1 << 16)
+    engine.write("huge", {"time": np.arange(n), "v": np.zeros(n)})
+    srv = tsengine.serve(engine, "grpc://127.0.0.1:0")
+    raw = flight.connect(f"grpc://127.0.0.1:{srv.port}")
+    reader = raw.do_get(_ticket(kind="read", table="huge"))
+    rows = reader.read_chunk().data.num_rows
+    stopper = threading.Thread(target=srv.shutdown)
+    stopper.start()
+    srv._stopping.wait(10)
+    with pytest.raises(flight.FlightUnavailableError, match="shutting down"):
+        while True:
+            rows += reader.read_chunk().data.num_rows
+    assert rows < n
+    stopper.join(10)
+    assert not stopper.is_alive()
+    raw.close()
 
 
 def test_get_flight_info_ticket_round_trip(client, engine):

@@ -176,6 +176,16 @@ def bounded_table(table: pa.Table, max_bytes: int = MAX_BATCH_BYTES) -> pa.Table
     return pa.Table.from_batches(table.to_batches(max_chunksize=rows), table.schema)
 
 
+def table_parts(table: pa.Table, max_bytes: int) -> Iterator[pa.Table]:
+    """Zero-copy row ranges of ``table`` of about ``max_bytes`` each, in order."""
+    row_bytes = fixed_row_bytes(table.schema)
+    if row_bytes is None:
+        row_bytes = table.nbytes / max(1, table.num_rows)
+    step = max(1, int(max_bytes // max(row_bytes, 1.0)))
+    for offset in range(0, table.num_rows, step):
+        yield table.slice(offset, step)
+
+
 def fixed_row_bytes(schema: pa.Schema) -> float | None:
     """Bytes per row of a schema whose columns all have a fixed width, validity bits
     included; None if any column has variable width (strings, lists)."""

@@ -53,6 +53,7 @@ from tsengine.flight.queries import (
     result_schema,
     rollup_names,
     run,
+    table_parts,
 )
 from tsengine.flight.subscriptions import SUBSCRIBER_MAX_BYTES, Subscription
 
@@ -60,6 +61,9 @@ log = logging.getLogger("tsengine.flight")
 
 #: Largest record batch a DoPut may send, in bytes (larger ones are refused).
 MAX_PUT_BATCH_BYTES = 256 << 20
+#: Bytes of a DoGet result sent by Arrow's C++ code between two checks for a
+#: cancelled call or a stopping server.
+STREAM_PART_BYTES = 64 << 20
 #: How often a subscription checks for a cancelled call or a stopping server (s).
 POLL_SECONDS = 0.1
 
@@ -224,17 +228,23 @@ class FlightServer(flight.FlightServerBase):
         if table.num_rows == 0 or len(table.column(0).chunks) <= 1:
             # one message: straight to C++ (latest, small reads)
             return flight.RecordBatchStream(table)
-        return flight.GeneratorStream(table.schema, self._stream(table))
+        return flight.GeneratorStream(table.schema, self._stream(table, context))
 
-    def _stream(self, table: pa.Table):
-        # The generator hands the whole result to Arrow's C++ stream at once: the
-        # batches are sent without running Python per batch. It owns the result:
-        # when the client cancels or goes away the stream is dropped, the generator
-        # closed, and the result freed with it.
+    def _stream(self, table: pa.Table, context):
+        # Arrow's C++ code sends each part's batches without calling into Python;
+        # between parts the generator checks for a cancelled call or a stopping
+        # server. It owns the result: when the client goes away the stream is
+        # dropped, the generator closed, and the result freed with it.
         self.count(active_streams=1)
         try:
-            if not self._stopping.is_set():
-                yield flight.RecordBatchStream(table)
+            for part in table_parts(table, STREAM_PART_BYTES):
+                if context.is_cancelled():
+                    return
+                if self._stopping.is_set():
+                    raise flight.FlightUnavailableError(
+                        "the server is shutting down; the result was cut short"
+                    )
+                yield flight.RecordBatchStream(part)
         finally:
             self.count(active_streams=-1)
 
