@@ -171,13 +171,25 @@ def _pick_pair(x, xb, lo, m, combos):
 
 @numba.njit(**NJIT)
 def _encode(
-    x, delta, bases, exps, facs, widths, counts, anchors, words, exc_vals, exc_pos
+    x,
+    delta,
+    first,
+    bases,
+    exps,
+    facs,
+    widths,
+    counts,
+    anchors,
+    words,
+    exc_vals,
+    exc_pos,
 ):
     """Encode float64 ``x`` vector by vector.
 
     With ``delta`` set, a vector whose digits change slowly may store the differences
-    of its digits instead (see ``DELTA_FLAG``). Returns (words, exceptions, anchors)
-    used.
+    of its digits instead (see ``DELTA_FLAG``). ``first`` is ``_top_combos`` of the
+    first row group when the caller already has it (else an empty (0, 2) array).
+    Returns (words, exceptions, anchors) used.
     """
     n = x.shape[0]
     xb = x.view(np.uint64)
@@ -192,7 +204,9 @@ def _encode(
         m = min(n, lo + VECTOR) - lo
 
         # First sampling level, once per row group: a long block may change character.
-        if v % ROW_GROUP == 0:
+        if v == 0 and first.shape[0] > 0:
+            combos = first
+        elif v % ROW_GROUP == 0:
             hi = min(n, lo + ROW_GROUP * VECTOR)
             combos, _ = _top_combos(x[lo:hi], xb[lo:hi])
 

@@ -68,9 +68,15 @@ def _vector_lengths(n: int) -> np.ndarray:
 # -- ALP -------------------------------------------------------------------------
 
 
-def encode_alp_payload(x: np.ndarray, delta: bool = True) -> bytes:
+_NO_COMBOS = np.zeros((0, 2), dtype=np.int64)
+
+
+def encode_alp_payload(
+    x: np.ndarray, delta: bool = True, first: np.ndarray = _NO_COMBOS
+) -> bytes:
     """ALP payload of the float64 array ``x`` (no fallback); ``delta=False`` is the
-    paper's algorithm without tsengine's per-vector delta layout."""
+    paper's algorithm without tsengine's per-vector delta layout. ``first``: the
+    first row group's ``(e, f)`` candidates when already sampled."""
     n = len(x)
     if n == 0:
         return b""
@@ -85,7 +91,18 @@ def encode_alp_payload(x: np.ndarray, delta: bool = True) -> bytes:
     exc_vals = np.empty(n, dtype=np.uint64)
     exc_pos = np.empty(n, dtype=np.uint16)
     nw, ne, na = K._encode(
-        x, delta, bases, exps, facs, widths, counts, anchors, words, exc_vals, exc_pos
+        x,
+        delta,
+        first,
+        bases,
+        exps,
+        facs,
+        widths,
+        counts,
+        anchors,
+        words,
+        exc_vals,
+        exc_pos,
     )
     return b"".join(
         [
@@ -239,20 +256,33 @@ def decode_rd_payload(buf: np.ndarray, n: int, where: Where) -> np.ndarray:
 # -- public API --------------------------------------------------------------------
 
 
-def choose_payload(x: np.ndarray, delta: bool = True) -> tuple[str, bytes]:
+def sample_combos(x: np.ndarray) -> tuple[np.ndarray, float]:
+    """ALP's first sampling level over ``x``: its best ``(e, f)`` pairs and their
+    estimated bits per value. It looks at (at most) ``K.SAMPLE_VECTORS`` vectors
+    spread evenly over ``x``, so a caller holding exactly those vectors gets the
+    same answer from them."""
+    return K._top_combos(x, x.view(np.uint64))
+
+
+def choose_payload(
+    x: np.ndarray, delta: bool = True, top: tuple | None = None
+) -> tuple[str, bytes]:
     """ALP, or ALP-RD when the values are not decimals and RD comes out smaller.
 
     A sample decides first: when decimal scaling is estimated at ``RD_THRESHOLD``
     bits per value or more and ALP-RD looks cheaper, ALP is not attempted at all.
+    ``top`` is ``sample_combos(x)`` when the caller has it already.
     """
     if len(x) == 0:
         return "alp", b""
-    _, alp_bits = K._top_combos(x, x.view(np.uint64))
+    combos, alp_bits = sample_combos(x) if top is None else top
     if alp_bits >= RD_THRESHOLD:
         rd_bits = RD._choose(x.view(np.uint64))[3]
         if rd_bits < alp_bits:
             return "alp-rd", encode_rd_payload(x)
-    payload = encode_alp_payload(x, delta)
+    # The sample above is the first row group's when x is one row group: reuse it
+    first = combos if len(x) <= K.ROW_GROUP * VECTOR else _NO_COMBOS
+    payload = encode_alp_payload(x, delta, first)
     if len(x) and len(payload) * 8 >= RD_THRESHOLD * len(x):
         rd = encode_rd_payload(x)
         if len(rd) < len(payload):

@@ -8,8 +8,9 @@ present values, encoded by the codec chosen per kind:
 kind       codecs tried by ``codec="auto"``
 =========  =========================================================================
 time       step, delta, dod (patched frame of reference)
-float64    ALP with delta vectors (or ALP-RD), a dictionary when a sample shows few
-           distinct values, raw as a floor
+float64    ALP with delta vectors (or ALP-RD), a dictionary of the distinct values,
+           raw as a floor; chunks past 8 vectors are priced on a sample and only the
+           winner (and a close runner-up) encoded in full (see ``float_choice``)
 int64      step, for, delta, rle, raw
 uint64     as int64, on the same bit patterns
 bool       bitmap, runs
@@ -36,17 +37,19 @@ from tsengine.codecs import (
     alp,
     booleans,
     chimp,
+    float_choice,
     float_dict,
     gorilla,
     integers,
     strings,
 )
 from tsengine.codecs._frame import KINDS, Where
+from tsengine.codecs.float_choice import (  # one home for the zstd rule
+    ZSTD_LEVEL,
+    ZSTD_MIN_BYTES,
+    ZSTD_MIN_SAVING,
+)
 from tsengine.errors import CorruptionError, SchemaError
-
-ZSTD_LEVEL = 3
-ZSTD_MIN_SAVING = 0.10
-_ZSTD_MIN_BYTES = 64
 
 _INT_KINDS = ("time", "int64", "uint64")
 #: Codec names accepted per kind by ``encode_column`` (plus "auto" and "+zstd").
@@ -60,17 +63,7 @@ CODECS_BY_KIND = {
 }
 
 
-def _float_candidates(x: np.ndarray, codec: str) -> list[tuple[str, bytes]]:
-    if codec == "auto":
-        found = [alp.choose_payload(x), ("raw", x.astype("<f8").tobytes())]
-        if float_dict.worth_trying(x):
-            limit = min(
-                int(float_dict.MAX_DISTINCT_SHARE * len(x)), float_dict.MAX_ENTRIES
-            )
-            by_dict = float_dict.encode_payload(x, limit)
-            if by_dict is not None:
-                found.append(("dict", by_dict))
-        return found
+def _float_named(x: np.ndarray, codec: str) -> list[tuple[str, bytes]]:
     if codec == "alp":
         return [alp.choose_payload(x)]
     encoders = {
@@ -97,7 +90,7 @@ def _smallest(
     for name, payload in candidates:
         final = (name, payload, None)
         if zstd == "always" or (
-            zstd == "try" and _ZSTD_MIN_BYTES <= len(payload) <= 1.25 * least
+            zstd == "try" and ZSTD_MIN_BYTES <= len(payload) <= 1.25 * least
         ):
             packed = strings.compress(payload, ZSTD_LEVEL)
             if zstd == "always" or len(packed) <= (1 - ZSTD_MIN_SAVING) * len(payload):
@@ -185,14 +178,19 @@ def encode_column(
                 found = [(base, integers.encode_payload(v, base))]
         elif kind == "float64":
             x = _present(alp.as_float64(values), validity)
-            found = _float_candidates(x, base)
+            if base == "auto":
+                found = None
+                name, payload, zstd_raw_len = float_choice.choose(x, zstd)
+            else:
+                found = _float_named(x, base)
         else:
             v = _present(booleans.as_bool(values), validity)
             if base == "auto":
                 found = [booleans.choose_payload(v)]
             else:
                 found = [(base, booleans.encode_payload(v, base))]
-        name, payload, zstd_raw_len = _smallest(found, zstd)
+        if found is not None:
+            name, payload, zstd_raw_len = _smallest(found, zstd)
     section = None if validity is None else booleans.encode_validity(validity)
     return _frame.build(name, kind, count, payload, section, zstd_raw_len)
 

@@ -77,6 +77,54 @@ def _build(xb, limit, codes, entries):
     return count
 
 
+@numba.njit(**NJIT)
+def _rank(keys, codes):
+    """Sort the distinct ``keys`` (in place) and turn each first-appearance index in
+    ``codes`` into the rank of its key (in place).
+
+    Least-significant-digit radix sort, 8 bits a pass, skipping the bytes on which
+    all keys agree (the sign and exponent of similar readings): about twice as fast
+    as a comparison sort on the dictionaries sensor data gives.
+    """
+    n = keys.shape[0]
+    order = np.arange(n)
+    if n < 2:
+        return
+    ones = np.uint64(0)
+    zeros = ~np.uint64(0)
+    for i in range(n):
+        ones |= keys[i]
+        zeros &= keys[i]
+    varying = ones ^ zeros
+    k_tmp = np.empty(n, dtype=np.uint64)
+    o_tmp = np.empty(n, dtype=np.int64)
+    count = np.empty(257, dtype=np.int64)
+    for byte in range(8):
+        shift = np.uint64(8 * byte)
+        if (varying >> shift) & np.uint64(0xFF) == 0:
+            continue
+        count[:] = 0
+        for i in range(n):
+            count[np.int64((keys[i] >> shift) & np.uint64(0xFF)) + 1] += 1
+        for d in range(256):
+            count[d + 1] += count[d]
+        for i in range(n):
+            d = np.int64((keys[i] >> shift) & np.uint64(0xFF))
+            j = count[d]
+            count[d] = j + 1
+            k_tmp[j] = keys[i]
+            o_tmp[j] = order[i]
+        keys[:] = k_tmp
+        order[:] = o_tmp
+
+    # order[r] is the first-appearance index of the key of rank r
+    rank = np.empty(n, dtype=np.int64)
+    for r in range(n):
+        rank[order[r]] = r
+    for i in range(codes.shape[0]):
+        codes[i] = rank[codes[i]]
+
+
 def distinct(x: np.ndarray, limit: int) -> tuple[np.ndarray, np.ndarray] | None:
     """Sorted distinct bit patterns of ``x`` and each value's index, or None if the
     values have more than ``limit`` distinct patterns."""
@@ -87,10 +135,9 @@ def distinct(x: np.ndarray, limit: int) -> tuple[np.ndarray, np.ndarray] | None:
     if count < 0:
         return None
     # Sorted entries make neighbouring values get neighbouring indices.
-    order = np.argsort(entries[:count])
-    rank = np.empty(count, dtype=np.int64)
-    rank[order] = np.arange(count)
-    return entries[:count][order], rank[codes]
+    entries = entries[:count].copy()
+    _rank(entries, codes)
+    return entries, codes
 
 
 def worth_trying(x: np.ndarray) -> bool:
@@ -107,16 +154,28 @@ def encode_payload(x: np.ndarray, limit: int | None = None) -> bytes | None:
     if found is None:
         return None
     bits, codes = found
+    return assemble(encode_entries(bits), *integers.choose_payload(codes, "int64"))
+
+
+def encode_entries(bits: np.ndarray) -> tuple[int, str, bytes]:
+    """Count, codec and payload of the sorted distinct patterns ``bits``: ALP, or
+    raw when that is smaller."""
     dictionary = bits.view(np.float64)
     dict_codec, dict_payload = alp.choose_payload(dictionary)
     if len(dict_payload) > 8 * len(dictionary):
         dict_codec, dict_payload = "raw", dictionary.astype("<f8").tobytes()
-    codes_codec, codes_payload = integers.choose_payload(
-        codes.astype(np.int64), "int64"
-    )
+    return len(dictionary), dict_codec, dict_payload
+
+
+def assemble(
+    entries: tuple[int, str, bytes], codes_codec: str, codes_payload: bytes
+) -> bytes:
+    """The payload of a dictionary (as :func:`encode_entries` returns it) and of its
+    indices (an integer codec's name and payload)."""
+    count, dict_codec, dict_payload = entries
     return b"".join(
         [
-            len(dictionary).to_bytes(4, "little"),
+            count.to_bytes(4, "little"),
             bytes([CODEC_IDS[dict_codec]]),
             len(dict_payload).to_bytes(4, "little"),
             dict_payload,
@@ -124,6 +183,10 @@ def encode_payload(x: np.ndarray, limit: int | None = None) -> bytes | None:
             codes_payload,
         ]
     )
+
+
+#: Bytes of a payload besides the dictionary and index payloads.
+OVERHEAD = 4 + 1 + 4 + 1
 
 
 def decode_payload(buf: np.ndarray, n: int, where: Where) -> np.ndarray:

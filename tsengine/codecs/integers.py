@@ -100,12 +100,17 @@ def _scaled(g: int) -> bytes:
     return _frame.put_uvarint(g)
 
 
-def _step_of(v: np.ndarray) -> int | None:
+def step_of(v: np.ndarray) -> int | None:
     """The common (wrapping) difference if ``v`` is arithmetic, else None."""
     if len(v) < 2:
         return 0
     d = np.diff(v)
     return int(d[0]) if (d == d[0]).all() else None
+
+
+def run_count(v: np.ndarray) -> int:
+    """Number of runs of equal values in ``v`` (1 for an empty array)."""
+    return 1 + int(np.count_nonzero(v[1:] != v[:-1]))
 
 
 # -- encoding ------------------------------------------------------------------------
@@ -126,7 +131,7 @@ def encode_payload(v: np.ndarray, codec: str) -> bytes:
         return b""
     first = int(v[0]).to_bytes(8, "little", signed=True)
     if codec == "step":
-        step = _step_of(v)
+        step = step_of(v)
         if step is None:
             raise SchemaError(
                 "values are not an arithmetic sequence; 'step' cannot hold them"
@@ -157,12 +162,11 @@ def encode_payload(v: np.ndarray, codec: str) -> bytes:
 
 def choose_payload(v: np.ndarray, kind: str) -> tuple[str, bytes]:
     """Encode ``v`` with every codec that may pay for ``kind``; return the smallest."""
-    if _step_of(v) is not None:
+    if step_of(v) is not None:
         return "step", encode_payload(v, "step")
     names = ["delta", "dod"] if kind == "time" else ["for", "delta"]
     if kind != "time":
-        runs = 1 + int(np.count_nonzero(v[1:] != v[:-1]))
-        if runs * 3 <= len(v):
+        if run_count(v) * 3 <= len(v):
             names.append("rle")
     best = ("raw", encode_payload(v, "raw"))
     for name in names:
