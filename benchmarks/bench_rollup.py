@@ -6,11 +6,13 @@ field. The same batches go to three fresh engines in the same run: no rollup (th
 baseline), a 1-second rollup, a 1-minute rollup -- each ``count/mean/min/max`` of the
 field per asset. The first 65 s of data are written before the clock starts, in all
 three alike (a 1-minute rollup has then closed windows: its table's rings exist and
-every kernel has run). Figures are points/s of the rest of the write loop (the
-rollup's listener runs inside ``Engine.write``), best of ``repeat`` interleaved
-rounds so background load hits all three alike, by wall clock and by the writing
-thread's CPU time (steadier on a shared machine; the write loop runs on that one
-thread). Target (issue 4): rollup ingest >= 80% of the baseline.
+every kernel has run). Figures are points/s of the rest of the write loop, the
+clock stopping only once the rollup has caught up (it is maintained by a worker
+thread of the in-memory engine: every write taken in, every closed window written),
+best of ``repeat`` interleaved rounds so background load hits all three alike, by
+wall clock and by the writing thread's CPU time. The wall clock is the figure that
+counts: the CPU time leaves out the worker thread's share (the writing thread waits
+for it only at the end). Target (issue 4): rollup ingest >= 80% of the baseline.
 
 Tags arrive dictionary-encoded by default, as a high-rate client sends them (the
 engine keeps them encoded); ``tags="string"`` measures plain string tags, which both
@@ -104,6 +106,7 @@ def ingest_seconds(
     start = clock()
     for batch in batches[warm:]:
         engine.write("pump", batch)
+    engine._rollups.sync()  # caught up: every write taken in, closed windows written
     elapsed = clock() - start
     engine.close()
     return elapsed
@@ -171,6 +174,7 @@ def test_ingest_with_rollup(benchmark, batches, every):
     def write_rest(engine):
         for batch in batches[warm:]:
             engine.write("pump", batch)
+        engine._rollups.sync()
 
     benchmark.pedantic(write_rest, setup=warmed_engine, rounds=3)
 

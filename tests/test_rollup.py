@@ -80,6 +80,7 @@ def query_rows(engine, source, every, aggs, by, end, offset=None) -> pa.Table:
 
 def first_open_start(engine, name: str) -> int:
     live = engine._rollups._live[name]
+    live.sync()  # the worker may not have taken the last writes in yet
     return live.state.window_start(live.state.first_open)
 
 

@@ -177,7 +177,7 @@ def child(path: str, split: int, gap: bool) -> None:
         engine.write("pump", batch)
     if gap:
 
-        def die(self, closed, publish):
+        def die(self, *args):
             os._exit(0)
 
         LiveRollup._emit = die

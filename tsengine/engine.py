@@ -232,6 +232,7 @@ class Engine(WritePath):
             Fields to return (default: all).
         """
         t = self._table(table)
+        self._sync_rollups(table)
         self._expire(t, wait=False)
         lo = clip_start(t, None if start is None else to_ns(start))
         hi = None if end is None else to_ns(end)
@@ -249,6 +250,7 @@ class Engine(WritePath):
         if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
             raise ValueError(f"n={n!r} must be a positive integer")
         t = self._table(table)
+        self._sync_rollups(table)
         self._expire(t, wait=False)
         keys = self._keys(t, where)
         names = self._fields(t, fields)
@@ -309,6 +311,7 @@ class Engine(WritePath):
             raise ValueError(f"aggs={aggs!r} must name at least one field aggregate")
         t = self._table(table)
         names = self._fields(t, list(aggs))
+        self._sync_rollups(table)
         self._expire(t, wait=False)
         lo = clip_start(t, None if start is None else to_ns(start))
         hi = None if end is None else to_ns(end)
@@ -340,6 +343,13 @@ class Engine(WritePath):
             tag_columns=list(t.definition.tags),
             seed=seed,
         )
+
+    def _sync_rollups(self, table: str) -> None:
+        """Rollups maintain their tables in the background: bring those writing to
+        ``table`` up to date first (absent while the rollups are being restarted)."""
+        rollups = self.__dict__.get("_rollups")
+        if rollups is not None:
+            rollups.sync(table)
 
     def _keys(self, table: Table, where: dict[str, Any] | None) -> list[tuple]:
         tags = table.definition.tags
@@ -446,6 +456,7 @@ class Engine(WritePath):
     def flush(self) -> None:
         """Compress what was sealed so far and make everything written durable."""
         self._check_open()
+        self._rollups.sync()
         self._compactor.drain()
         if self._store is not None:
             self._store.checkpoint(self)

@@ -1,9 +1,25 @@
 """One maintained rollup: the listener on its source, late points, output, figures.
 
-Each committed write to the source reaches :meth:`LiveRollup.on_write`, which feeds the
-rows to the rollup's :class:`~tsengine.rollup.state.WindowState`, writes the windows
-that closed to the rollup table (one ``Engine.write``, so they are logged like any
-write), and queues them for subscribers.
+Each committed write to the source reaches :meth:`LiveRollup.on_write`, which queues
+the rows. A background worker thread takes queued writes in, in commit order, into
+the rollup's :class:`~tsengine.rollup.state.WindowState` (Numba kernels that release
+the GIL, so this runs beside the writer on another core). Windows a write closes are
+closed to later rows at once, but leave the state in one table per
+:data:`EMIT_INTERVAL` (one ``Engine.write`` to the rollup table, logged like any
+write, instead of one per source write), then go to subscribers as one batch per
+source write that closed them.
+
+Anything that looks at the rollup first brings it up to date (:meth:`LiveRollup.sync`,
+which takes in every queued write and writes every closed window): a read, latest
+or aggregate of the rollup (or side) table, ``stats()``, ``flush()``, a
+subscription's ``pending``/``dropped``/next batch, ``drop_rollup`` and ``close()``.
+So a write that returned is reflected by all of them, as if maintained inline. When
+:data:`MAX_QUEUED` writes wait, the writer takes them in itself (bounded memory).
+
+A durable engine's rollups are maintained inline instead: each write is taken in and
+its closed windows written before ``Engine.write`` returns. The restart below rebuilds
+the windows of one unfinished write exactly; after several queued writes it would
+judge lateness against one batch of them, not write by write.
 
 Late points
     A point whose window had already closed when its batch arrived is *late*. With
@@ -36,7 +52,9 @@ Known gaps
 from __future__ import annotations
 
 import threading
+import time
 import warnings
+from collections import deque
 from collections.abc import Callable
 
 import numpy as np
@@ -46,6 +64,12 @@ import pyarrow.compute as pc
 from tsengine.rollup.spec import RollupSpec
 from tsengine.rollup.state import WindowState
 from tsengine.rollup.subscribe import Hub
+
+#: Seconds closed windows may wait, so several writes' windows go out in one write
+#: to the rollup table (subscribers see them at most this much later).
+EMIT_INTERVAL = 0.02
+#: Source writes the worker may fall behind by before the writer takes them in.
+MAX_QUEUED = 64
 
 
 class RollupWarning(UserWarning):
@@ -63,6 +87,10 @@ class LiveRollup:
         The definition.
     remember : callable
         ``remember(name, frontier)`` stores a closed frontier durably.
+
+    Locks: the engine's write lock, then ``lock`` (the state), then ``_cond`` (the
+    queue). The worker takes in writes holding ``lock`` alone and never waits for
+    the engine's lock while holding it.
     """
 
     def __init__(
@@ -82,60 +110,164 @@ class LiveRollup:
         self.errors = 0
         self.last_error: str | None = None
 
+        # Committed source writes not yet taken in, and output not yet written:
+        # the first open window after each write that closed windows, late rows
+        # for the side table, a frontier to remember
+        self._queue: deque[pa.Table] = deque()
+        self._cond = threading.Condition(threading.Lock())
+        self._marks: list[int] = []
+        self._side: list[pa.Table] = []
+        self._frontier: int | None = None
+        self._worker: threading.Thread | None = None
+        self._stopped = False
+        self._emitted = time.monotonic()
+        #: A durable engine's rollup is maintained by the writer itself, write by
+        #: write (see the module docstring)
+        self.inline = engine.path is not None
+
     # -- ingest ----------------------------------------------------------------
 
     def on_write(self, table: str, data: pa.Table) -> None:
-        """Listener for the source table (``Engine.add_listener``).
+        """Listener for the source table (``Engine.add_listener``): queue the
+        committed rows for the worker. Never raises."""
+        with self._cond:
+            if self._stopped:
+                return
+            self._queue.append(data)
+            backlog = len(self._queue)
+            if self.inline:
+                backlog = MAX_QUEUED + 1
+            elif self._worker is None:
+                self._worker = threading.Thread(
+                    target=self._work, name=f"rollup-{self.spec.name}", daemon=True
+                )
+                self._worker.start()
+            self._cond.notify()
+        if backlog > MAX_QUEUED:
+            self.sync()  # the writer holds the engine's lock: the order is kept
 
-        Never raises: the source write is already committed when it runs. A failure
-        is counted in ``errors``, kept in ``last_error`` and warned about.
-        """
-        try:
+    def sync(self) -> None:
+        """Take in every queued write and write every closed window now."""
+        engine = self.engine
+        with engine._ddl_lock, self.lock:
+            if engine._closed:
+                return
+            self._take_queued()
+            self._flush(publish=True)
+
+    def stop(self) -> None:
+        """Bring the rollup up to date, then end the worker and refuse new writes."""
+        self.sync()
+        with self._cond:
+            self._stopped = True
+            self._cond.notify()
+
+    def _work(self) -> None:
+        """Worker thread: take in writes as they come, write closed windows at
+        most every ``EMIT_INTERVAL`` seconds (sooner when the queue runs long)."""
+        engine = self.engine
+        while True:
+            with self._cond:
+                while not self._queue and not self._stopped:
+                    wait = None
+                    if self._marks or self._side:
+                        wait = EMIT_INTERVAL - (time.monotonic() - self._emitted)
+                        if wait <= 0:
+                            break
+                    self._cond.wait(wait)
+                if self._stopped:
+                    return
             with self.lock:
-                self._take(data, publish=True)
-        except Exception as exc:  # noqa: BLE001 -- the writer must not see it
-            self.errors += 1
-            self.last_error = f"{type(exc).__name__}: {exc}"
-            warnings.warn(
-                f"rollup {self.spec.name!r} skipped a write to {table!r}: "
-                f"{self.last_error}",
-                RollupWarning,
-                stacklevel=2,
-            )
+                self._take_queued()
+                due = time.monotonic() - self._emitted >= EMIT_INTERVAL
+                pending = bool(self._marks or self._side or self._frontier)
+            if due and pending:
+                with engine._ddl_lock, self.lock:
+                    if self._stopped or engine._closed:
+                        return
+                    self._flush(publish=True)
 
-    def _take(self, data: pa.Table, publish: bool) -> None:
-        spec, state, engine = self.spec, self.state, self.engine
-        tags = engine.definition(spec.source).tags
-        result = state.ingest(data, tags)
+    def _take_queued(self) -> None:
+        """Take in the queued writes in commit order (the caller holds ``lock``)."""
+        while True:
+            with self._cond:
+                if not self._queue:
+                    return
+                data = self._queue.popleft()
+            try:
+                self._take(data)
+            except Exception as exc:  # noqa: BLE001 -- the writer must not see it
+                self._failed(exc, "skipped a write to")
+
+    def _failed(self, exc: Exception, what: str) -> None:
+        """Count and warn about a failure the writer must not see."""
+        self.errors += 1
+        self.last_error = f"{type(exc).__name__}: {exc}"
+        warnings.warn(
+            f"rollup {self.spec.name!r} {what} {self.spec.source!r}: {self.last_error}",
+            RollupWarning,
+            stacklevel=3,
+        )
+
+    def _take(self, data: pa.Table) -> None:
+        spec, state = self.spec, self.state
+        tags = self.engine.definition(spec.source).tags
+        before = state.first_open
+        result = state.ingest(data, tags, False)
         self.rows_in += data.num_rows
         self.out_of_range += result.n_invalid
 
         # Late points: counted, and dropped or kept aside
         if result.n_late:
             if spec.late == "side":
-                engine.write(spec.side_table, data.filter(pa.array(result.late)))
+                self._side.append(data.filter(pa.array(result.late)))
                 self.late_side += result.n_late
             else:
                 self.late_dropped += result.n_late
             if result.late_window_max >= self.known_frontier():
-                self.remembered = state.first_open
-                self._remember(spec.name, state.first_open)
+                self._frontier = state.first_open
+        if state.first_open != before:
+            self._marks.append(state.first_open)
 
-        # Closed windows: into the rollup table, then to subscribers
-        if result.closed is not None:
-            self._emit(result.closed, publish)
+    def _flush(self, publish: bool) -> None:
+        """Write what the taken-in writes produced (the caller holds the engine's
+        lock and ``lock``): late rows, closed windows, then the frontier."""
+        engine, spec = self.engine, self.spec
+        side, self._side = self._side, []
+        marks, self._marks = self._marks, []
+        try:
+            for rows in side:
+                engine.write(spec.side_table, rows)
+            closed = self.state.close_windows() if marks else None
+            if closed is not None:
+                self._emit(closed, marks, publish)
+        except Exception as exc:  # noqa: BLE001 -- the writer must not see it
+            self._failed(exc, "could not write windows closed by writes to")
+        if self._frontier is not None:
+            # After the windows are written: a crash in between loses no window
+            frontier, self._frontier = self._frontier, None
+            self.remembered = frontier
+            self._remember(spec.name, frontier)
+        self._emitted = time.monotonic()
 
-    def _emit(self, closed: pa.Table, publish: bool) -> None:
+    def _emit(self, closed: pa.Table, marks: list[int], publish: bool) -> None:
         """Write closed windows (sorted by group) and queue them for subscribers
-        (sorted by time, then group, as they closed)."""
+        (sorted by time, then group, as they closed): one batch per source write
+        that closed any, ``marks`` being the first window left open by each."""
         self.engine.write(self.spec.name, closed)
         if publish and self.hub:
             schema = self.engine.schema(self.spec.name)
             # A stable sort by time keeps the groups' order within each window
             times = closed.column("time").combine_chunks().cast(pa.int64())
-            by_time = np.argsort(times.to_numpy(), kind="stable")
+            times = times.to_numpy()
+            by_time = np.argsort(times, kind="stable")
             batch = closed.take(by_time).select(schema.names).cast(schema)
-            self.hub.publish(batch.combine_chunks().to_batches()[0])
+            batch = batch.combine_chunks().to_batches()[0]
+            ends = [self.state.window_start(m) for m in marks[:-1]]
+            cuts = np.searchsorted(times[by_time], ends).tolist()
+            for lo, hi in zip([0, *cuts], [*cuts, batch.num_rows]):
+                if hi > lo:
+                    self.hub.publish(batch.slice(lo, hi - lo))
 
     def known_frontier(self) -> int:
         """First window a restart would rebuild (see the module docstring)."""
@@ -170,19 +302,22 @@ class LiveRollup:
         with self.lock:
             data = engine.read(spec.source, start=start, fields=list(spec.aggs))
             if data.num_rows:
-                self._take(data, publish=False)
+                self._take(data)
 
             # The watermark counts every source time, also those before the frontier
             latest = _latest_time(engine, spec.source)
             if latest is not None:
-                closed = state.advance(latest)
-                if closed is not None:
-                    self._emit(closed, publish=False)
+                before = state.first_open
+                state.advance(latest, False)
+                if state.first_open != before:
+                    self._marks.append(state.first_open)
+            self._flush(publish=False)
 
     # -- figures ---------------------------------------------------------------
 
     def stats(self) -> dict:
         """Figures of this rollup (counters count since the engine was opened)."""
+        self.sync()
         subs, dropped = self.hub.stats()
         state = self.state
         return {

@@ -95,6 +95,7 @@ class Rollups:
         with engine._ddl_lock, self._lock:
             live = self._get(name)
             engine.remove_listener(live.spec.source, live.on_write)
+            live.stop()
             live.hub.close()
             del self._live[name]
             self._entries.pop(name, None)
@@ -116,9 +117,34 @@ class Rollups:
         engine = self._engine
         live = self._get(name)
         sub = Subscription(
-            name, timeout=timeout, maxsize=maxsize, alive=lambda: not engine._closed
+            name,
+            timeout=timeout,
+            maxsize=maxsize,
+            alive=lambda: not engine._closed,
+            sync=live.sync,
         )
+        live.sync()  # windows of writes that returned before are not "from now on"
         return live.hub.add(sub)
+
+    def sync(self, table: str | None = None) -> None:
+        """Bring the rollups writing to ``table`` (all if None) up to date with
+        every committed source write (see :mod:`tsengine.rollup.live`); a rollup
+        of a rollup table first brings that one up to date."""
+        with self._lock:
+            live = list(self._live.values())
+        done: set[str] = set()
+
+        def visit(target: str | None) -> None:
+            for r in live:
+                spec = r.spec
+                mine = target in (None, spec.name, spec.side_table)
+                if spec.name in done or not mine:
+                    continue
+                done.add(spec.name)
+                visit(spec.source)
+                r.sync()
+
+        visit(table)
 
     def stats(self) -> dict[str, dict]:
         """``{name: figures}`` of every rollup."""
@@ -127,11 +153,13 @@ class Rollups:
         return {name: r.stats() for name, r in sorted(live.items())}
 
     def close(self) -> None:
-        """End every subscription now (for ``Engine.close``; without that call a
-        waiting subscriber notices the closed engine within 50 ms)."""
+        """Write what every rollup still holds, stop its worker and end its
+        subscriptions now (for ``Engine.close``; without that call a waiting
+        subscriber notices the closed engine within 50 ms)."""
         with self._lock:
             live = list(self._live.values())
         for rollup in live:
+            rollup.stop()
             rollup.hub.close(discard=False)
 
     # -- internals -------------------------------------------------------------

@@ -149,11 +149,13 @@ class WindowState:
 
     # -- ingest ----------------------------------------------------------------
 
-    def ingest(self, data: pa.Table, tags: list[str]) -> Ingested:
+    def ingest(self, data: pa.Table, tags: list[str], close: bool = True) -> Ingested:
         """Take in one batch of source rows (``time`` and any tags/fields).
 
         ``tags`` are the source's tag columns, whose order breaks ties in time between
-        series of one group.
+        series of one group. ``close=False`` moves the watermark but leaves the
+        windows it closes in the pool until :meth:`close_windows` (see
+        :meth:`advance`).
         """
         n = data.num_rows
         if n == 0:
@@ -202,7 +204,7 @@ class WindowState:
 
         # Watermark, then the windows it closes
         n_late, n_bad = int(out[K.OUT_LATE]), int(out[K.OUT_BAD])
-        closed = self.advance(int(out[K.OUT_TMAX])) if n_bad < n else None
+        closed = self.advance(int(out[K.OUT_TMAX]), close) if n_bad < n else None
         return Ingested(
             closed,
             (srow == -1) if n_late else None,
@@ -234,19 +236,29 @@ class WindowState:
         """Treat windows before index ``first_open`` as closed (recovery)."""
         self.first_open = max(self.first_open, first_open)
 
-    def advance(self, max_time: int) -> pa.Table | None:
-        """Note a source time (ns); return the rows of the windows this closes."""
+    def advance(self, max_time: int, close: bool = True) -> pa.Table | None:
+        """Note a source time (ns); return the rows of the windows this closes.
+
+        With ``close=False`` the windows are closed to new rows (later rows in them
+        are late) but stay in the pool, returned by a later :meth:`close_windows`:
+        several batches' windows then leave in one table.
+        """
         if self.max_time is None or max_time > self.max_time:
             self.max_time = max_time
         k = (self.watermark - self.spec.origin_ns) // self.spec.every_ns
         if k <= self.first_open:
             return None  # no row is kept for a window before first_open
         self.first_open = min(k, I64_MAX)
-        return self._close()
+        if close:
+            return self.close_windows()
+        # A group's cached window may be closed now: the next row looks it up again
+        self._cache[:, 0] = I64_MAX
+        self._cache[:, 1] = I64_MIN
+        return None
 
     # -- closing ---------------------------------------------------------------
 
-    def _close(self) -> pa.Table | None:
+    def close_windows(self) -> pa.Table | None:
         """Rows of every window before ``first_open``, freed from the pool."""
         st_w = self._st_w
         rows = np.flatnonzero((st_w != I64_MIN) & (st_w < self.first_open))

@@ -45,6 +45,10 @@ class Subscription:
         Queue bound in batches (see the module docstring).
     alive : callable
         Returns False once the engine is closed.
+    sync : callable
+        Brings the rollup up to date with every committed source write (it is
+        maintained in the background): called before the queue is looked at, so
+        ``pending``, ``dropped`` and the next batch count every write that returned.
     """
 
     def __init__(
@@ -53,6 +57,7 @@ class Subscription:
         timeout: float | None = None,
         maxsize: int = DEFAULT_MAXSIZE,
         alive: Callable[[], bool] = lambda: True,
+        sync: Callable[[], None] = lambda: None,
     ) -> None:
         if timeout is not None and (
             isinstance(timeout, bool)
@@ -65,12 +70,13 @@ class Subscription:
         self.name = name
         self.timeout = timeout
         self.maxsize = maxsize
-        self.dropped = 0
+        self._dropped = 0
         self.delivered = 0
         self._queue: deque[pa.RecordBatch] = deque()
         self._cond = threading.Condition()
         self._closed = False
         self._alive = alive
+        self._sync = sync
 
     # -- producer side ---------------------------------------------------------
 
@@ -81,7 +87,7 @@ class Subscription:
                 return
             if len(self._queue) >= self.maxsize:
                 self._queue.popleft()
-                self.dropped += 1
+                self._dropped += 1
             self._queue.append(batch)
             self._cond.notify_all()
 
@@ -102,7 +108,14 @@ class Subscription:
     @property
     def pending(self) -> int:
         """Batches queued and not yet taken."""
+        self._sync()
         return len(self._queue)
+
+    @property
+    def dropped(self) -> int:
+        """Batches dropped because this subscriber fell behind."""
+        self._sync()
+        return self._dropped
 
     # -- consumer side ---------------------------------------------------------
 
@@ -111,6 +124,8 @@ class Subscription:
 
     def __next__(self) -> pa.RecordBatch:
         deadline = None if self.timeout is None else time.monotonic() + self.timeout
+        if not self._queue and not self._closed:
+            self._sync()
         with self._cond:
             while True:
                 if self._queue:
@@ -165,7 +180,7 @@ class Hub:
         """(open subscriptions, batches dropped for slow subscribers so far)."""
         with self._lock:
             subs = [s for s in self._subs if not s.closed]
-        return len(subs), sum(s.dropped for s in subs)
+        return len(subs), sum(s._dropped for s in subs)
 
     def __bool__(self) -> bool:
         return bool(self._subs)
