@@ -3,12 +3,18 @@
 Sealing happens under a table's write lock, so it only moves arrays. This worker then
 encodes each new chunk off the write path and swaps the encoded twin into the series
 with a pointer swap under the lock; readers holding the plain chunk keep using it.
+
+A checkpoint that finds a chunk still plain asks for its twin (:meth:`twin_of`)
+instead of writing raw arrays: the chunk is encoded once, by whichever thread comes
+first, and the worker later swaps in that same twin, so the segment and the engine
+agree on the chunk's identity and it is never written twice.
 """
 
 from __future__ import annotations
 
 import queue
 import threading
+import weakref
 from typing import Any
 
 from tsengine.core.chunk import SealedChunk
@@ -23,6 +29,22 @@ class Compactor:
         self._start_lock = threading.Lock()
         self.errors: list[str] = []
         self.compacted = 0
+        # plain chunk -> its encoded twin, while the plain chunk lives
+        self._twins: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+        self._twins_lock = threading.Lock()
+
+    def twin_of(self, chunk: SealedChunk) -> SealedChunk:
+        """The encoded twin of ``chunk``, encoding it in the calling thread unless
+        that was done already; the worker swaps this very object in later."""
+        if chunk.encoded:
+            return chunk
+        with self._twins_lock:
+            twin = self._twins.get(chunk)
+        if twin is None:
+            twin = chunk.compress()
+            with self._twins_lock:
+                twin = self._twins.setdefault(chunk, twin)
+        return twin
 
     def submit(self, table: Any, buf: Any, chunk: SealedChunk) -> None:
         """Queue ``chunk`` of ring ``buf`` in core table ``table`` for encoding."""
@@ -63,7 +85,7 @@ class Compactor:
         # Encode outside the lock: writers keep going meanwhile.
         if not any(c is chunk for c in buf.sealed):
             return  # merged away already
-        encoded = chunk.compress()
+        encoded = self.twin_of(chunk)
 
         # Swap under the lock, if the merge path has not replaced the chunk since.
         with table.lock:

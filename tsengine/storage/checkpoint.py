@@ -97,8 +97,13 @@ class SegmentCatalog:
         sealed: list[Item],
         hot: list[Item],
         definitions: dict,
+        twin_of=None,
     ) -> Manifest:
         """Write a new segment and the manifest for a captured state; return it.
+
+        ``twin_of(chunk)``, when given, returns the encoded twin of a sealed chunk
+        the engine has not compressed yet (the compactor's, shared with the engine),
+        so the segment gets compressed blocks instead of raw arrays.
 
         On failure the previous manifest stays in force and no referenced file is
         touched, so a later checkpoint can simply try again.
@@ -137,10 +142,13 @@ class SegmentCatalog:
         try:
             if new_name is not None:
                 number += 1
-                record, offsets = self._write(new_name, fresh, hot)
+                record, offsets, written = self._write(new_name, fresh, hot, twin_of)
                 segments.append(record)
-                for item, at in zip(fresh, offsets, strict=True):
+                for item, at, chunk in zip(fresh, offsets, written, strict=True):
+                    # The captured chunk and the twin written for it are the same
+                    # data: whichever the engine holds next time counts as on disk
                     located[id(item[3])] = (item[3], new_name, at)
+                    located[id(chunk)] = (chunk, new_name, at)
 
             # Commit point: from here on, the new manifest is what recovery reads
             manifest = Manifest(definitions, segments, seq, number)
@@ -168,10 +176,15 @@ class SegmentCatalog:
         sizes = self.contents[name]
         return 2 * sum(sizes[o][1] for o in offsets) >= self._size(name) > 0
 
-    def _write(self, name: str, fresh: list[Item], hot: list[Item]) -> tuple:
-        """Write sealed chunks then ring snapshots; return the manifest record and,
-        per sealed chunk, the offsets of the segment chunks holding it."""
-        pieces = [_sealed_chunks(*item) for item in fresh]
+    def _write(self, name: str, fresh: list[Item], hot: list[Item], twin_of) -> tuple:
+        """Write sealed chunks then ring snapshots; return the manifest record, per
+        sealed chunk the offsets of the segment chunks holding it, and per sealed
+        chunk the object written (the captured chunk or its encoded twin)."""
+        written = [_encoded(item[3], twin_of) for item in fresh]
+        pieces = [
+            _sealed_chunks(t, k, f, chunk)
+            for (t, k, f, _), chunk in zip(fresh, written, strict=True)
+        ]
         chunks = [piece for group in pieces for piece in group]
         sealed_count = len(chunks)
         for t, k, f, r in hot:
@@ -189,7 +202,7 @@ class SegmentCatalog:
         for group in pieces:
             offsets.append(tuple(e.offset for e in entries[at : at + len(group)]))
             at += len(group)
-        return SegmentRecord(name, size, len(entries), per_table, []), offsets
+        return SegmentRecord(name, size, len(entries), per_table, []), offsets, written
 
     def _retire(self, name: str) -> None:
         # A damaged file is kept aside for inspection rather than deleted
@@ -199,6 +212,16 @@ class SegmentCatalog:
         else:
             path.unlink(missing_ok=True)
         del self.contents[name]
+
+
+def _encoded(chunk, twin_of):
+    """``chunk``'s encoded twin when one can be had, else ``chunk`` itself."""
+    if twin_of is None or getattr(chunk, "encoded", True):
+        return chunk
+    try:
+        return twin_of(chunk)
+    except Exception:  # written plain below; the engine's compactor retries
+        return chunk
 
 
 def _sealed_chunks(table: str, key: tuple, fields: list, chunk) -> list:

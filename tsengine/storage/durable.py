@@ -256,8 +256,15 @@ class DurableStore:
         return seq, sealed, hot, definitions
 
     def _commit_checkpoint(self, seq, sealed, hot, definitions) -> None:
+        # Chunks still plain are encoded here, once, by the engine's compactor
+        compactor = getattr(self._engine, "_compactor", None)
         self._manifest = self._segments.commit(
-            self._manifest, seq, sealed, hot, definitions
+            self._manifest,
+            seq,
+            sealed,
+            hot,
+            definitions,
+            None if compactor is None else compactor.twin_of,
         )
         self._wal.truncate_through(seq)
         self.checkpoint_error = None
