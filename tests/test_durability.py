@@ -424,3 +424,38 @@ def test_failed_background_checkpoint_warns_and_loses_nothing(tmp_path, monkeypa
     abandon(engine)
     with reopen(tmp_path / "e") as again:
         assert_same(again, oracle)
+
+
+def test_plain_chunks_are_written_compressed_once(tmp_path, monkeypatch):
+    """A checkpoint that finds sealed chunks the compactor has not reached encodes
+    them (once, the twin the compactor later swaps in): compressed blocks on disk,
+    and the next checkpoint does not write them again."""
+    rng = np.random.default_rng(13)
+    engine, oracle = both(tmp_path / "e")
+    held = []  # the compactor sees nothing until released below
+    monkeypatch.setattr(engine._compactor, "submit", lambda *job: held.append(job))
+    for i in range(6):
+        write_both(engine, oracle, "pump", batch(rng, i * 10_000, 900))
+    assert held and not any(job[2].encoded for job in held)
+    engine.flush()
+    (first,) = load_manifest(tmp_path / "e").segments
+    with SegmentReader(tmp_path / "e" / SEGMENT_DIR / first.file) as reader:
+        sealed = [e for e in reader.entries if not e.meta["hot"]]
+        codecs = {
+            tsengine.codecs.codec_name(reader.read_chunk(e).blocks["v"]) for e in sealed
+        }
+    assert len(sealed) == len(held) and "raw" not in codecs
+
+    # The compactor swaps in the very twins the checkpoint wrote
+    for job in held:
+        engine._compactor._compact(*job)
+    twins = [c for buf in engine._tables["pump"].series.values() for c in buf.sealed]
+    assert all(c.encoded for c in twins)
+    write_both(engine, oracle, "pump", batch(rng, 90_000, 30))
+    engine.flush()
+    first_again, second = load_manifest(tmp_path / "e").segments
+    assert first_again.file == first.file and first_again.size == first.size
+    assert second.size < first.size / 4  # only the new rows and ring snapshots
+    engine.close()
+    with reopen(tmp_path / "e") as again:
+        assert_same(again, oracle)

@@ -180,7 +180,9 @@ class SegmentCatalog:
         """Write sealed chunks then ring snapshots; return the manifest record, per
         sealed chunk the offsets of the segment chunks holding it, and per sealed
         chunk the object written (the captured chunk or its encoded twin)."""
-        written = [_encoded(item[3], twin_of) for item in fresh]
+        # Newest first: the compactor works oldest first, so the two threads meet
+        # once instead of encoding the same chunks side by side
+        written = [_encoded(item[3], twin_of) for item in reversed(fresh)][::-1]
         pieces = [
             _sealed_chunks(t, k, f, chunk)
             for (t, k, f, _), chunk in zip(fresh, written, strict=True)
