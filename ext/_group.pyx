@@ -7,7 +7,7 @@ order, in O(rows + groups) with no comparison sort.
 """
 
 cimport cython
-from libc.stdint cimport int64_t
+from libc.stdint cimport int32_t, int64_t
 
 import numpy as np
 
@@ -99,3 +99,75 @@ def first_rows_and_counts(const int64_t[::1] codes, Py_ssize_t ngroups):
                 first[g] = i
             counts[g] += 1
     return first_arr, counts_arr
+
+
+ctypedef fused integral:
+    int32_t
+    int64_t
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+cdef object _dense_impl(object idx_arr, const integral[::1] idx, Py_ssize_t ncodes):
+    cdef Py_ssize_t n = idx.shape[0], i = 0, g, k = 0
+    counts_arr = np.zeros(ncodes, dtype=np.int64)
+    remap_arr = np.empty(ncodes, dtype=idx_arr.dtype)
+    cdef int64_t[::1] counts = counts_arr
+    cdef integral[::1] remap = remap_arr
+    cdef integral[::1] codes
+    cdef bint bad = False
+    with nogil:
+        for i in range(n):
+            if idx[i] < 0 or idx[i] >= ncodes:
+                bad = True
+                break
+            counts[idx[i]] += 1
+    if bad:
+        raise ValueError(f"code {idx[i]!r} at row {i} outside [0, {ncodes})")
+    for g in range(ncodes):
+        remap[g] = k
+        if counts[g]:
+            k += 1
+    if k == ncodes:
+        codes_arr = idx_arr  # every code occurs: they are the groups already
+    else:
+        codes_arr = np.empty(n, dtype=idx_arr.dtype)
+        codes = codes_arr
+        with nogil:
+            for i in range(n):
+                codes[i] = remap[idx[i]]
+    present = np.flatnonzero(counts_arr)
+    offsets = np.zeros(len(present) + 1, dtype=np.int64)
+    np.cumsum(counts_arr[present], out=offsets[1:])
+    return codes_arr, offsets, present
+
+
+def dense_codes(idx, Py_ssize_t ncodes):
+    """Renumber per-row codes in ``[0, ncodes)`` to dense group numbers.
+
+    Codes that occur keep their relative order; codes that never occur (unused
+    dictionary entries) get no group. One pass over the rows when every code
+    occurs (``idx`` itself is returned), two otherwise; no sort.
+
+    Parameters
+    ----------
+    idx : int32 or int64 array
+        Code per row (for example Arrow dictionary indices).
+    ncodes : int
+        Number of possible codes.
+
+    Returns
+    -------
+    codes : array of ``idx``'s type (int32 or int64)
+        Group of every row (may be ``idx`` itself: treat as read-only).
+    offsets : int64 array
+        Group ``g`` has ``offsets[g + 1] - offsets[g]`` rows.
+    present : int64 array
+        The original code of every group.
+    """
+    if idx.dtype != np.int32:
+        idx = np.asarray(idx, dtype=np.int64)
+    idx = np.ascontiguousarray(idx)
+    if idx.dtype == np.int32:
+        return _dense_impl[int32_t](idx, idx, ncodes)
+    return _dense_impl[int64_t](idx, idx, ncodes)

@@ -16,7 +16,7 @@ Concurrency contract (the caller holds the table's write lock for every mutation
 """
 
 cimport cython
-from libc.stdint cimport int64_t, uint8_t, uint64_t
+from libc.stdint cimport int32_t, int64_t, uint8_t, uint64_t
 from libc.string cimport memcpy
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
 
@@ -449,5 +449,6 @@ cdef int _check_value(int kind, object v) except -1:
     return 0
 
 
+include "_ring_bucket.pxi"
 include "_ring_scatter.pxi"
 include "_ring_point.pxi"

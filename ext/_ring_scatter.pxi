@@ -74,34 +74,33 @@ ctypedef struct _Lane:
     # the real cursor being ~pos)
 
 
+ctypedef fused code_t:
+    int32_t
+    int64_t
+
+
 @cython.boundscheck(False)
 @cython.wraparound(False)
-cdef list _scatter_lanes(list buffers, const int64_t* codes, const int64_t* offsets,
-                         const int64_t* t, Py_ssize_t n, list cols, list valids):
+cdef list _scatter_lanes(list buffers, const int64_t* offsets, _Src* src,
+                         const code_t* codes, Py_ssize_t n, Py_ssize_t nf):
     """``scatter_direct`` for tables of one or two numeric fields: the per-series
     state is packed so a row costs one cache line of state, not eight."""
-    cdef Py_ssize_t ng = len(buffers), nf = len(cols), g, i, f
+    cdef Py_ssize_t ng = len(buffers), g, i
     cdef SeriesBuffer buf
     cdef _Lane* lanes = <_Lane*> PyMem_Malloc(max(ng, 1) * sizeof(_Lane))
     cdef _Lane* ln
-    cdef char* s0 = NULL
-    cdef char* s1 = NULL
-    cdef uint8_t* sv0 = NULL
-    cdef uint8_t* sv1 = NULL
-    cdef int z0 = 8, z1 = 8
+    cdef const int64_t* t = src.t
+    cdef const char* s0 = src.d[0] if nf > 0 else NULL
+    cdef const char* s1 = src.d[1] if nf > 1 else NULL
+    cdef const uint8_t* sv0 = src.v[0] if nf > 0 else NULL
+    cdef const uint8_t* sv1 = src.v[1] if nf > 1 else NULL
+    cdef int z0 = src.sz[0] if nf > 0 else 8
+    cdef int z1 = src.sz[1] if nf > 1 else 8
     cdef bint allow_equal = False
-    cdef int64_t p, last
+    cdef int64_t p
     if lanes == NULL:
         raise MemoryError()
     try:
-        if nf > 0:
-            s0 = _ptr(cols[0])
-            z0 = cols[0].dtype.itemsize
-            sv0 = NULL if valids[0] is None else <uint8_t*> _ptr(valids[0])
-        if nf > 1:
-            s1 = _ptr(cols[1])
-            z1 = cols[1].dtype.itemsize
-            sv1 = NULL if valids[1] is None else <uint8_t*> _ptr(valids[1])
         for g in range(ng):
             buf = <SeriesBuffer> buffers[g]
             ln = &lanes[g]
@@ -172,29 +171,11 @@ cdef list _scatter_lanes(list buffers, const int64_t* codes, const int64_t* offs
 
 @cython.boundscheck(False)
 @cython.wraparound(False)
-def scatter_direct(list buffers, const int64_t[::1] codes, const int64_t[::1] offsets,
-                   const int64_t[::1] t, list cols, list valids):
-    """Append every row to its series' ring in one pass over the batch.
-
-    ``codes[i]`` is the group of row ``i`` and group ``g`` has
-    ``offsets[g + 1] - offsets[g]`` rows. Reads are sequential and each ring is
-    written at its own cursor, so the batch is never permuted. A group that turns
-    out to be out of order (or does not fit) is left untouched -- what was copied
-    into its free slots is never published -- and returned for the merge path.
-    Numeric and bool fields only.
-    """
-    cdef Py_ssize_t ng = len(buffers), nf = len(cols), n = t.shape[0]
-    cdef Py_ssize_t g, i, f, p
+cdef list _scatter_fields(list buffers, const int64_t* offsets, _Src* src,
+                          const code_t* codes, Py_ssize_t n, Py_ssize_t nf):
+    """``scatter_direct`` for any number of numeric or bool fields."""
+    cdef Py_ssize_t ng = len(buffers), g, i, f, p
     cdef SeriesBuffer buf
-    if nf <= 2 and n > 0:
-        return _scatter_lanes(buffers, &codes[0], &offsets[0], &t[0], n, cols, valids)
-    cdef char* src[64]
-    cdef uint8_t* srcv[64]
-    cdef int sz[64]
-    for f in range(nf):
-        src[f] = _ptr(cols[f])
-        srcv[f] = NULL if valids[f] is None else <uint8_t*> _ptr(valids[f])
-        sz[f] = cols[f].dtype.itemsize
     ok_arr = np.zeros(ng, dtype=np.uint8)
     pos_arr = np.zeros(ng, dtype=np.int64)
     last_arr = np.zeros(ng, dtype=np.int64)
@@ -208,6 +189,7 @@ def scatter_direct(list buffers, const int64_t[::1] codes, const int64_t[::1] of
     cdef Py_ssize_t[::1] tps = tps_arr
     cdef Py_ssize_t[:, ::1] dps = dps_arr, vps = vps_arr
     cdef uint8_t allow_equal = 0
+    cdef const int64_t* t = src.t
     # Per group: where its ring's free slots start and what it last holds.
     for g in range(ng):
         buf = <SeriesBuffer> buffers[g]
@@ -222,9 +204,8 @@ def scatter_direct(list buffers, const int64_t[::1] codes, const int64_t[::1] of
         tps[g] = <Py_ssize_t> buf.tp
         for f in range(nf):
             dps[g, f] = <Py_ssize_t> buf.dptr[f]
-            vps[g, f] = <Py_ssize_t> (buf._valid_ptr(f) if srcv[f] != NULL
+            vps[g, f] = <Py_ssize_t> (buf._valid_ptr(f) if src.v[f] != NULL
                                       else buf.vptr[f])
-    # One sequential pass over the rows.
     with nogil:
         for i in range(n):
             g = codes[i]
@@ -236,12 +217,12 @@ def scatter_direct(list buffers, const int64_t[::1] codes, const int64_t[::1] of
             p = pos[g]
             (<int64_t*> tps[g])[p] = t[i]
             for f in range(nf):
-                if sz[f] == 8:
-                    (<int64_t*> dps[g, f])[p] = (<const int64_t*> src[f])[i]
+                if src.sz[f] == 8:
+                    (<int64_t*> dps[g, f])[p] = (<const int64_t*> src.d[f])[i]
                 else:
-                    (<uint8_t*> dps[g, f])[p] = (<const uint8_t*> src[f])[i]
+                    (<uint8_t*> dps[g, f])[p] = (<const uint8_t*> src.d[f])[i]
                 if vps[g, f] != 0:
-                    (<uint8_t*> vps[g, f])[p] = 1 if srcv[f] == NULL else srcv[f][i]
+                    (<uint8_t*> vps[g, f])[p] = 1 if src.v[f] == NULL else src.v[f][i]
             p += 1
             if p == caps[g]:
                 p = 0
@@ -260,3 +241,63 @@ def scatter_direct(list buffers, const int64_t[::1] codes, const int64_t[::1] of
             buf.last_time = last[g]
             buf.empty = False
     return slow
+
+
+cdef list _scatter(list buffers, const int64_t* offsets, _Src* src,
+                   const code_t* codes, Py_ssize_t n, Py_ssize_t nf):
+    if nf <= 2:
+        return _scatter_lanes(buffers, offsets, src, codes, n, nf)
+    return _scatter_fields(buffers, offsets, src, codes, n, nf)
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+def scatter_direct(list buffers, codes, const int64_t[::1] offsets,
+                   const int64_t[::1] t, list cols, list valids):
+    """Append every row to its series' ring.
+
+    ``codes[i]`` (int32 or int64) is the group of row ``i`` and group ``g`` has
+    ``offsets[g + 1] - offsets[g]`` rows. With many series the rows are first
+    partitioned into buckets of neighbouring series (``_bucket_rows``) so the
+    scatter into the rings stays TLB-friendly; either way each ring is written at
+    its own cursor, rows of a series in arrival order. A group that turns out to be
+    out of order (or does not fit) is left untouched -- what was copied into its
+    free slots is never published -- and returned for the merge path.
+    Numeric and bool fields only.
+    """
+    cdef Py_ssize_t ng = len(buffers), nf = len(cols), n = t.shape[0], f
+    cdef _Src src, bucketed
+    cdef const int32_t[::1] c32
+    cdef const int64_t[::1] c64
+    if nf > 64:
+        raise ValueError(f"{nf!r} fields exceed the limit of 64 per table")
+    if len(codes) != n or offsets.shape[0] != ng + 1:
+        raise ValueError("codes, offsets and times do not describe the same rows")
+    if n == 0:
+        return [g for g in range(ng) if (<SeriesBuffer> buffers[g]).nfields != nf]
+    src.t = &t[0]
+    for f in range(nf):
+        if len(cols[f]) != n or (valids[f] is not None and len(valids[f]) != n):
+            raise ValueError(f"field column {f!r} does not have {n!r} rows")
+        src.d[f] = _ptr(cols[f])
+        src.v[f] = NULL if valids[f] is None else <uint8_t*> _ptr(valids[f])
+        src.sz[f] = cols[f].dtype.itemsize
+    if ng >= _BUCKET_MIN_GROUPS and ng < (1 << 31):
+        if codes.dtype == np.int32:
+            c32 = codes
+            block, out_codes = _bucket_rows(&src, &bucketed, &c32[0], n, nf,
+                                            &offsets[0], ng)
+        else:
+            c64 = codes
+            block, out_codes = _bucket_rows(&src, &bucketed, &c64[0], n, nf,
+                                            &offsets[0], ng)
+        try:
+            return _scatter(buffers, &offsets[0], &bucketed,
+                            <const int32_t*> _ptr(out_codes), n, nf)
+        finally:
+            _give_scratch(block)
+    if codes.dtype == np.int32:
+        c32 = codes
+        return _scatter(buffers, &offsets[0], &src, &c32[0], n, nf)
+    c64 = codes
+    return _scatter(buffers, &offsets[0], &src, &c64[0], n, nf)

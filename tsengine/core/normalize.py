@@ -100,7 +100,7 @@ def _dict_to_arrow(data: dict, table: str) -> pa.Table:
     columns = {}
     for name, values in data.items():
         if isinstance(values, pa.ChunkedArray):
-            values = values.combine_chunks()
+            values = _one_array(values)
         if not isinstance(values, pa.Array):
             arr = np.asarray(values) if not isinstance(values, list) else values
             if isinstance(arr, np.ndarray) and arr.ndim != 1:
@@ -201,7 +201,7 @@ def normalize(data: pa.Table, definition: TableDef, unit: str = "ns") -> Batch:
         A time is null or outside the int64 ns range.
     """
     _require_time(data, definition.name)
-    times = array_to_ns(data.column("time"), unit=unit)
+    times = array_to_ns(_one_array(data.column("time")), unit=unit)
     tags = {}
     for tag in definition.tags:
         if tag in data.column_names:
@@ -218,8 +218,16 @@ def normalize(data: pa.Table, definition: TableDef, unit: str = "ns") -> Batch:
     return Batch(times=np.ascontiguousarray(times), tags=tags, fields=fields)
 
 
+def _one_array(col: pa.ChunkedArray | pa.Array) -> pa.Array:
+    """One contiguous array; a single chunk is used as is (``combine_chunks`` would
+    copy it, and a fresh copy of a large batch costs a page fault per 4 KB)."""
+    if not isinstance(col, pa.ChunkedArray):
+        return col
+    return col.chunk(0) if col.num_chunks == 1 else col.combine_chunks()
+
+
 def _tag_array(col: pa.ChunkedArray, definition: TableDef, tag: str) -> pa.Array:
-    arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+    arr = _one_array(col)
     if pa.types.is_dictionary(arr.type):
         value_type = arr.type.value_type
         if pa.types.is_string(value_type) or pa.types.is_large_string(value_type):
@@ -237,7 +245,7 @@ def _tag_array(col: pa.ChunkedArray, definition: TableDef, tag: str) -> pa.Array
 
 
 def _field_column(col: pa.ChunkedArray, definition: TableDef, name: str) -> Column:
-    arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+    arr = _one_array(col)
     if pa.types.is_dictionary(arr.type):
         arr = arr.dictionary_decode()
     kind = definition.fields[name]

@@ -12,14 +12,8 @@ from collections.abc import Callable
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
-from tsengine._native._group import (
-    combine_codes,
-    first_rows_and_counts,
-    group_rows,
-    is_sorted,
-)
+from tsengine._native._group import is_sorted
 from tsengine._native._ring import (
     CommitClock,
     SeriesBuffer,
@@ -31,30 +25,10 @@ from tsengine.core import merge as mg
 from tsengine.core.chunk import SealedChunk, seal
 from tsengine.core.merge import Rows
 from tsengine.core.normalize import Batch, null_column
+from tsengine.core.series_groups import DictionaryCodes, Grouping, group_batch
 from tsengine.schema import TableDef
 
 SeriesKey = tuple
-
-
-class Grouping:
-    """Rows of a batch grouped by series.
-
-    ``codes[i]`` is the group of row ``i``; group ``g`` has the rows
-    ``order[offsets[g]:offsets[g + 1]]`` (arrival order kept) and is the series
-    ``keys[g]``. ``order`` is computed only when a slow path asks for it.
-    """
-
-    def __init__(self, codes: np.ndarray, offsets: np.ndarray, keys: list) -> None:
-        self.codes = codes
-        self.offsets = offsets
-        self.keys = keys
-        self._order: np.ndarray | None = None
-
-    @property
-    def order(self) -> np.ndarray:
-        if self._order is None:
-            self._order, _ = group_rows(self.codes, len(self.keys))
-        return self._order
 
 
 class Table:
@@ -82,6 +56,7 @@ class Table:
         self._tag_arrays: dict[tuple, list[pa.Array]] = {}
         self.field_index = {name: i for i, name in enumerate(definition.fields)}
         self._on_seal = on_seal
+        self._dictionary: DictionaryCodes | None = None  # see group()
         self.expired_points = 0
         self.expired_check = 0.0  # monotonic time of the last retention pass
 
@@ -142,44 +117,33 @@ class Table:
     # -- write path ------------------------------------------------------------
 
     def group(self, batch: Batch) -> Grouping:
-        """Group rows by series in native code (see :class:`Grouping`)."""
-        n = len(batch)
-        if not self.definition.tags:
-            return Grouping(np.zeros(n, np.int64), np.array([0, n], np.int64), [()])
-        codes = None
-        bound = 1
-        per_tag = []
-        for tag in self.definition.tags:
-            arr = batch.tags.get(tag)
-            if arr is None:
-                per_tag.append((np.zeros(n, np.int64), np.array([None], object)))
-                continue
-            idx, values = _tag_codes(arr)
-            per_tag.append((idx, values))
-            if codes is None:
-                codes, bound = idx, len(values)
-                continue
-            if bound * len(values) > 2**62:
-                # Re-number the combinations seen so far so the product stays small.
-                codes, bound = _densify(codes, bound)
-            codes = combine_codes(codes, idx, len(values))
-            bound *= len(values)
-        if codes is None:  # every tag absent from the batch: one series
-            codes, bound = np.zeros(n, np.int64), 1
-        if bound > max(4 * n, 1 << 20):
-            codes, bound = _densify(codes, bound)
-        first, counts = first_rows_and_counts(codes, bound)
-        if (counts == 0).any():
-            # Codes that never occur (unused dictionary entries, the null slot):
-            # renumber the rest densely, keeping their order.
-            present = counts > 0
-            remap = np.cumsum(present, dtype=np.int64) - 1
-            codes = remap[codes]
-            first, counts = first[present], counts[present]
-        offsets = np.zeros(len(counts) + 1, np.int64)
-        np.cumsum(counts, out=offsets[1:])
-        columns = [values[idx[first]] for idx, values in per_tag]
-        return Grouping(codes, offsets, list(zip(*columns)))
+        """Group rows by series in native code (see :class:`Grouping`); caller
+        holds the write lock (the dictionary cache is per table)."""
+        grouping, self._dictionary = group_batch(
+            batch, self.definition.tags, self._dictionary
+        )
+        return grouping
+
+    def rings_of(self, grouping: Grouping) -> list[SeriesBuffer]:
+        """:meth:`buffers_for` the grouping's keys, through the dictionary cache
+        when the grouping came from the fast path."""
+        cache = grouping.dictionary
+        if cache is None:
+            return self.buffers_for(grouping.keys)
+        rings = cache.rings
+        ids = grouping.ids.tolist()
+        if cache.series is self.series:
+            found = [rings[i] for i in ids]
+            if None not in found:
+                return found
+        found = self.buffers_for(grouping.keys)
+        if cache.series is not self.series:
+            # Rings resolved against an older mapping may be stale: start over.
+            cache.rings = rings = [None] * len(rings)
+            cache.series = self.series
+        for i, buf in zip(ids, found):
+            rings[i] = buf
+        return found
 
     def buffers_for(self, keys: list[SeriesKey]) -> list[SeriesBuffer]:
         """The rings of these series; missing ones are created and published to
@@ -248,8 +212,8 @@ class Table:
         Groups that arrive in order and fit go straight into their rings in one
         native call; the rest take the merge path.
         """
-        offsets, keys, codes = grouping.offsets, grouping.keys, grouping.codes
-        buffers = self.buffers_for(keys)
+        offsets, codes = grouping.offsets, grouping.codes
+        buffers = self.rings_of(grouping)
         if "string" in self.definition.fields.values():
             # Object columns cannot be gathered in native code: permute first.
             order = grouping.order
@@ -426,31 +390,3 @@ class Table:
     def describe_key(self, key: SeriesKey) -> str:
         tags = ",".join(f"{t}={v}" for t, v in zip(self.definition.tags, key))
         return f"{self.name}{',' if tags else ''}{tags}"
-
-
-def _densify(codes: np.ndarray, bound: int) -> tuple[np.ndarray, int]:
-    """Renumber codes in ``[0, bound)`` to ``[0, distinct)`` keeping their order."""
-    if len(codes) == 0:
-        return codes, 0
-    if bound <= max(4 * len(codes), 1 << 20):
-        present = np.zeros(bound, dtype=bool)
-        present[codes] = True
-        remap = np.cumsum(present, dtype=np.int64) - 1
-        return remap[codes], int(remap[-1]) + 1
-    enc = pc.dictionary_encode(pa.array(codes))
-    return np.asarray(enc.indices, dtype=np.int64), len(enc.dictionary)
-
-
-def _tag_codes(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    """Per-row code and the value of each code (last code: null) of a tag column."""
-    if not pa.types.is_dictionary(arr.type) or len(pc.unique(arr.dictionary)) != len(
-        arr.dictionary
-    ):
-        if pa.types.is_dictionary(arr.type):
-            arr = arr.dictionary_decode()
-        arr = pc.dictionary_encode(arr)
-    values = np.array(arr.dictionary.to_pylist() + [None], dtype=object)
-    idx = arr.indices
-    if idx.null_count:
-        idx = idx.fill_null(len(values) - 1)
-    return np.asarray(idx.to_numpy(zero_copy_only=False), dtype=np.int64), values
