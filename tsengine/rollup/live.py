@@ -70,6 +70,8 @@ from tsengine.rollup.subscribe import Hub
 EMIT_INTERVAL = 0.02
 #: Source writes the worker may fall behind by before the writer takes them in.
 MAX_QUEUED = 64
+#: Seconds a worker with nothing to do waits before it ends.
+IDLE_EXIT = 1.0
 
 
 class RollupWarning(UserWarning):
@@ -164,23 +166,27 @@ class LiveRollup:
 
     def _work(self) -> None:
         """Worker thread: take in writes as they come, write closed windows at
-        most every ``EMIT_INTERVAL`` seconds (sooner when the queue runs long)."""
+        most every ``EMIT_INTERVAL`` seconds; end after ``IDLE_EXIT`` seconds with
+        nothing to do (the next write starts a new worker), so an engine dropped
+        without ``close()`` is not kept alive by its rollups."""
         engine = self.engine
         while True:
             with self._cond:
                 while not self._queue and not self._stopped:
-                    wait = None
-                    if self._marks or self._side:
+                    if self._marks or self._side or self._frontier is not None:
                         wait = EMIT_INTERVAL - (time.monotonic() - self._emitted)
                         if wait <= 0:
                             break
-                    self._cond.wait(wait)
+                        self._cond.wait(wait)
+                    elif not self._cond.wait(IDLE_EXIT) and not self._queue:
+                        self._worker = None
+                        return
                 if self._stopped:
                     return
             with self.lock:
                 self._take_queued()
                 due = time.monotonic() - self._emitted >= EMIT_INTERVAL
-                pending = bool(self._marks or self._side or self._frontier)
+                pending = bool(self._marks or self._side) or self._frontier is not None
             if due and pending:
                 with engine._ddl_lock, self.lock:
                     if self._stopped or engine._closed:
