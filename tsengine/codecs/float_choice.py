@@ -6,12 +6,15 @@ chunk longer than ``SAMPLE_VECTORS`` vectors of 1024 values is judged on a sampl
 that many vectors, spread evenly through it:
 
 - ALP (or its ALP-RD fallback) encodes the sample; its size, scaled to the chunk, is
-  the estimate. ALP works vector by vector, so a sample of vectors prices it well.
+  the estimate. ALP works vector by vector, so a sample of vectors prices it well,
+  and its own first sampling level reads these very vectors: that result is reused
+  for the full encode (bit-identical output, one search fewer).
 - A dictionary needs the number of distinct values of the whole chunk, which no
   sample tells (4,000 levels among 100,000 readings look all distinct in a small
   sample, yet index in 12 bits). The distinct pass runs over the whole chunk and the
   dictionary is encoded exactly; only its index stream is priced on the sample
-  positions (and its integer codec chosen there).
+  positions (frame of reference, delta) or, for run-length, whose cost is per run,
+  encoded whole.
 - raw costs 8 bytes a value, known without encoding.
 - zstd on top is priced by compressing the sample payloads; it is tried for real
   only on what gets encoded in full, and kept only when it saves ``ZSTD_MIN_SAVING``
