@@ -30,6 +30,21 @@ from tsengine.schema import TableDef
 
 SeriesKey = tuple
 
+# Index arrays of a one-row tag column (Arrow arrays are immutable: safe to share).
+_ZERO_INDEX = pa.array([0], pa.int32())
+_NULL_INDEX = pa.array([None], pa.int32())
+_EMPTY_DICTIONARY = pa.array([], pa.string())
+
+
+def _one_string(value: str) -> pa.Array:
+    """A one-element string array, from its buffers (``pa.array`` costs ~3x more,
+    which shows in ``latest`` of a series not read before)."""
+    data = value.encode()
+    offsets = np.array([0, len(data)], np.int32)
+    return pa.Array.from_buffers(
+        pa.string(), 1, [None, pa.py_buffer(offsets), pa.py_buffer(data)]
+    )
+
 
 class Table:
     """In-memory state of one table.
@@ -86,15 +101,22 @@ class Table:
             cached = self._tag_arrays.get(key)
             if cached is not None:
                 return cached
+            # One row (latest of one series): shared index arrays, no numpy masks.
+            arrays = [
+                pa.DictionaryArray.from_arrays(_NULL_INDEX, _EMPTY_DICTIONARY)
+                if value is None
+                else pa.DictionaryArray.from_arrays(_ZERO_INDEX, _one_string(value))
+                for value in key
+            ]
+            if len(self._tag_arrays) > 100_000:
+                self._tag_arrays.clear()
+            self._tag_arrays[key] = arrays
+            return arrays
         arrays = []
         for value in key:
             dictionary = pa.array([] if value is None else [value], pa.string())
             indices = pa.array(np.zeros(n, np.int32), mask=np.full(n, value is None))
             arrays.append(pa.DictionaryArray.from_arrays(indices, dictionary))
-        if n == 1:
-            if len(self._tag_arrays) > 100_000:
-                self._tag_arrays.clear()
-            self._tag_arrays[key] = arrays
         return arrays
 
     def add_columns(self, tags: list[str], fields: dict[str, str]) -> None:
