@@ -99,23 +99,26 @@ cdef class SeriesBuffer:
         in-order path (the ``"keep"`` duplicate policy).
     """
 
+    # Declaration order is memory order: what a write touches per series (cursor,
+    # first field pointers, publication) comes first, in few cache lines -- a
+    # 10,000-series batch visits every ring's header.
     cdef readonly Py_ssize_t capacity, head, count, nfields
-    cdef readonly object times
-    cdef readonly list cols, valid
     cdef int64_t* tp
-    cdef int kinds[64]
-    cdef int itemsize[64]
-    cdef char* dptr[64]       # data of each field column (NULL for strings)
-    cdef uint8_t* vptr[64]    # validity of each field (NULL: all present)
     cdef readonly long long gen
-    cdef readonly bint empty
     cdef readonly long long last_time
+    cdef readonly bint empty
     cdef readonly bint allow_equal
-    cdef public object sealed
-    cdef public object key
     cdef readonly Py_ssize_t pub_head, pub_count, prev_head, prev_count
     cdef readonly long long pub_seq, prev_seq, pub_gen, prev_gen
     cdef readonly object pub_sealed, prev_sealed
+    cdef public object sealed
+    cdef public object key
+    cdef readonly object times
+    cdef readonly list cols, valid
+    cdef char* dptr[64]       # data of each field column (NULL for strings)
+    cdef uint8_t* vptr[64]    # validity of each field (NULL: all present)
+    cdef int kinds[64]
+    cdef int itemsize[64]
 
     def __init__(self, Py_ssize_t capacity, list kinds, bint allow_equal=False):
         if capacity <= 0:
