@@ -216,6 +216,11 @@ def test_bad_inputs_raise_clear_errors_and_store_nothing(engine):
     )
     with pytest.raises(tsengine.SchemaError, match=r"duplicate column names \['x'\]"):
         engine.write("pump", frame)
+    mixed = pd.DataFrame({"time": [1, 2], "x": pd.Series([1.0, "two"], dtype=object)})
+    with pytest.raises(tsengine.SchemaError, match="column 'x' .*'two'"):
+        engine.write("pump", mixed.assign(site="A", asset="P"))
+    with pytest.raises(tsengine.SchemaError, match="column 'asset'"):
+        engine.write("pump", mixed.assign(x=1.0, site="A", asset=["P", 3]))
     with pytest.raises(tsengine.TableNotFoundError, match="'nope'"):
         engine.read("nope")
     with pytest.raises(tsengine.SchemaError, match="not tags"):

@@ -132,3 +132,40 @@ def test_closing_the_rollups_ends_waiting_subscribers_at_once(engine):
     sub = engine.subscribe("r")
     engine._rollups.close()  # what Engine.close is asked to call
     assert list(sub) == [] and sub.closed
+
+
+@pytest.mark.parametrize("durable", [False, True])
+def test_close_during_writes_delivers_every_acknowledged_window(durable, tmp_path):
+    """A write racing close() either completes whole, windows delivered to the
+    subscriber included, or raises ClosedError; each write closes one window."""
+    e = tsengine.Engine(tmp_path / "d" if durable else None, durability="none")
+    e.create_table("s", tags=["a"], fields={"v": "float64"})
+    e.create_rollup("r", "s", every="1s", aggs={"v": ["count"]}, by=["a"])
+    sub = e.subscribe("r", maxsize=100_000)
+    got: list[int] = []
+    reader = threading.Thread(target=lambda: got.extend(b.num_rows for b in sub))
+    reader.start()
+    acked, errors = [0], []
+    started = threading.Event()
+
+    def writer():
+        for i in range(100_000):
+            times = np.arange(i * 1000, (i + 1) * 1000, dtype=np.int64) * 10**6
+            try:
+                e.write("s", {"time": times, "a": ["x"] * 1000, "v": np.ones(1000)})
+            except tsengine.Error as exc:
+                errors.append(exc)
+                return
+            acked[0] = i + 1
+            if i == 20:
+                started.set()
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    assert started.wait(30)
+    e.close()
+    thread.join(30)
+    reader.join(30)
+    assert not thread.is_alive() and not reader.is_alive()
+    assert [type(x) for x in errors] == [tsengine.ClosedError]
+    assert sum(got) == acked[0] - 1  # the last write's window is still open

@@ -464,14 +464,18 @@ class Engine(WritePath):
 
     def close(self) -> None:
         """Flush and release the engine; further calls raise :class:`ClosedError`."""
-        if self._closed:
-            return
-        self._rollups.close()
-        self._compactor.close()
-        if self._store is not None:
-            self._store.checkpoint(self)
-            self._store.close()
-        self._closed = True
+        # Writers queue on the engine lock: holding it for the whole close means a
+        # concurrent write either completed before (log, rollups and subscribers
+        # included) or raises ClosedError after, never half of each.
+        with self._ddl_lock:
+            if self._closed:
+                return
+            self._rollups.close()
+            self._compactor.close()
+            if self._store is not None:
+                self._store.checkpoint(self)
+                self._store.close()
+            self._closed = True
 
     def _check_open(self) -> None:
         if self._closed:

@@ -67,7 +67,7 @@ def to_arrow(data: Any, table: str) -> pa.Table:
     if module == "polars":
         return data.to_arrow()
     if module == "pandas":
-        return _pandas_to_arrow(data)
+        return _pandas_to_arrow(data, table)
     if isinstance(data, dict):
         return _dict_to_arrow(data, table)
     raise SchemaError(
@@ -76,7 +76,23 @@ def to_arrow(data: Any, table: str) -> pa.Table:
     )
 
 
-def _pandas_to_arrow(df: Any) -> pa.Table:
+def _array(values: Any, name: Any, table: str, from_pandas: bool) -> pa.Array:
+    """``pa.array`` whose failures (mixed types, overflow) are SchemaErrors that
+    name the column; pyarrow's own message names the value."""
+    try:
+        return pa.array(values, from_pandas=from_pandas)
+    except (
+        pa.ArrowInvalid,
+        pa.ArrowTypeError,
+        pa.ArrowNotImplementedError,
+        OverflowError,
+    ) as exc:
+        raise SchemaError(
+            f"column {name!r} for table {table!r} cannot be converted: {exc}"
+        ) from None
+
+
+def _pandas_to_arrow(df: Any, table: str) -> pa.Table:
     import pandas as pd
 
     duplicated = sorted({str(c) for c in df.columns[df.columns.duplicated()]})
@@ -89,9 +105,9 @@ def _pandas_to_arrow(df: Any) -> pa.Table:
         col = df[name]
         if isinstance(col.dtype, np.dtype) and col.dtype.kind == "f":
             # numpy-backed floats: NaN is a value a sensor sent, not a missing value.
-            columns[str(name)] = pa.array(col.to_numpy(), from_pandas=False)
+            columns[str(name)] = _array(col.to_numpy(), name, table, False)
         else:
-            columns[str(name)] = pa.array(col, from_pandas=True)
+            columns[str(name)] = _array(col, name, table, True)
     return pa.table(columns)
 
 
@@ -113,17 +129,7 @@ def _dict_to_arrow(data: dict, table: str) -> pa.Table:
                     # Arrow has no hour, week, month or sub-ns units: convert here,
                     # exactly, so the error (if any) names the offending value.
                     arr = array_to_ns(arr, name=str(name)).view("datetime64[ns]")
-            try:
-                values = pa.array(arr, from_pandas=False)
-            except (
-                pa.ArrowInvalid,
-                pa.ArrowTypeError,
-                pa.ArrowNotImplementedError,
-                OverflowError,
-            ) as exc:
-                raise SchemaError(
-                    f"column {name!r} for table {table!r} cannot be converted: {exc}"
-                ) from None
+            values = _array(arr, name, table, False)
         lengths[name] = len(values)
         columns[str(name)] = values
     if len(set(lengths.values())) > 1:

@@ -100,6 +100,7 @@ class WritePath:
             self._budget.admit(sum(t.nbytes for t in arrow.values()))
         with ExitStack() as stack:
             stack.enter_context(self._ddl_lock)
+            self._check_open()  # close() may have run while this call waited
             plan = self._plan(arrow, tag_list, unit, stack)
             self._commit(plan, _log)
         for name in arrow:
