@@ -156,10 +156,20 @@ def test_definitions_survive_and_dropped_rollups_stay_dropped(tmp_path):
 def test_damaged_definitions_name_the_file(tmp_path):
     engine = tsengine.Engine(tmp_path / "db")
     make(engine)
+    for batch in stream(batches=6):
+        engine.write("pump", batch)
     engine.close()
+    with tsengine.Engine(tmp_path / "db") as again:
+        engine_rows = {t: again.read(t).num_rows for t in again.tables()}
     (tmp_path / "db" / "rollups.json").write_text('{"version": 1, "rollups": [')
-    with pytest.raises(CorruptionError, match="rollups.json"):
+    with pytest.raises(CorruptionError, match="rollups.json.*move the file aside"):
         tsengine.Engine(tmp_path / "db")
+    # The remedy the message gives: without the file, every table is as it was.
+    (tmp_path / "db" / "rollups.json").rename(tmp_path / "rollups.json.damaged")
+    with tsengine.Engine(tmp_path / "db") as opened:
+        assert opened.rollups() == []
+        rows = {t: opened.read(t).num_rows for t in opened.tables()}
+    assert rows == engine_rows and sum(rows.values()) > 0
 
 
 # -- crashes ---------------------------------------------------------------------------

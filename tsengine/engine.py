@@ -86,8 +86,17 @@ class Engine(WritePath):
                 sync_interval=sync_interval,
                 **storage_options,
             )
-            self._store.recover(self)
-        self._rollups = Rollups(self)
+        try:
+            if self._store is not None:
+                self._store.recover(self)
+            self._rollups = Rollups(self)
+        except BaseException:
+            # A failed open must not keep the directory locked: the user fixes
+            # what the error names and opens again, maybe in this process.
+            self._compactor.close()
+            if self._store is not None:
+                self._store.close()
+            raise
 
     # -- tables ------------------------------------------------------------------
 

@@ -57,8 +57,12 @@ class Catalog:
                 if not isinstance(entry.get("spec"), dict):
                     raise ValueError("an entry lacks its spec")
         except (ValueError, KeyError, AttributeError, TypeError) as exc:
+            # Refuse rather than open without them: the next create_rollup would
+            # overwrite the file and lose every definition for good.
             raise CorruptionError(
-                f"rollup definitions {str(self.path)!r} are damaged: {exc}"
+                f"rollup definitions {str(self.path)!r} are damaged: {exc}; the "
+                "data is intact: move the file aside to open the engine without "
+                "its rollups (their tables stay readable) and create them again"
             ) from None
         return data["rollups"]
 
