@@ -8,6 +8,7 @@ import time
 
 import numpy as np
 import pytest
+from batch_readers import WholeBatchReaders
 
 import tsengine
 
@@ -25,39 +26,17 @@ def test_readers_see_whole_batches_and_never_shrink():
     engine.create_table(
         "t", tags=["asset"], fields={"batch": "int64"}, ring_capacity=64
     )
-    stop = threading.Event()
-    failures: list[str] = []
-    reads = [0] * 4
-
-    def reader(k: int) -> None:
-        last = 0
-        while not stop.is_set():
-            table = engine.read("t")
-            ids = table.column("batch").to_numpy()
-            counts = np.bincount(ids) if len(ids) else np.zeros(0, np.int64)
-            partial = np.flatnonzero((counts != 0) & (counts != BATCH))
-            if len(partial):
-                failures.append(f"reader {k} saw part of batch {partial[0]}")
-            if len(ids) < last:
-                failures.append(f"reader {k} saw {len(ids)} rows after {last}")
-            last = len(ids)
-            reads[k] += 1
-
-    threads = [threading.Thread(target=reader, args=(k,)) for k in range(4)]
-    for th in threads:
-        th.start()
+    readers = WholeBatchReaders(
+        lambda: engine.read("t").column("batch").to_numpy(), BATCH, 4
+    )
     deadline = time.monotonic() + 20
     written = 0
-    try:
+    with readers:
         while written < 400 and time.monotonic() < deadline:
             engine.write("t", _batch(written))
             written += 1
-    finally:
-        stop.set()
-        for th in threads:
-            th.join(timeout=30)
-    assert not failures, failures[:5]
-    assert min(reads) > 0
+    assert not readers.failures, readers.failures[:5]
+    assert min(readers.reads) > 0
     final = engine.read("t")
     assert final.num_rows == written * BATCH
     assert engine.stats()["tables"]["t"]["sealed_points"] > 0

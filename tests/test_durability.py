@@ -145,6 +145,19 @@ def test_log_size_triggers_checkpoints_and_bounds_the_log(tmp_path):
         assert_same(again, oracle)
 
 
+def assert_next_checkpoint_adds_only_new_rows(engine, oracle, rng, path, first):
+    """A few new rows and a checkpoint: segment ``first`` stays as it was, the new
+    segment is small, and reopening gives the oracle's data. Closes ``engine``."""
+    write_both(engine, oracle, "pump", batch(rng, 90_000, 30))
+    engine.flush()
+    first_again, second = load_manifest(path / "e").segments
+    assert first_again.file == first.file and first_again.size == first.size
+    assert second.size < first.size / 4  # only the new rows and ring snapshots
+    engine.close()
+    with reopen(path / "e") as again:
+        assert_same(again, oracle)
+
+
 def test_sealed_chunks_are_written_once(tmp_path):
     rng = np.random.default_rng(5)
     engine, oracle = both(tmp_path / "e")
@@ -152,14 +165,7 @@ def test_sealed_chunks_are_written_once(tmp_path):
         write_both(engine, oracle, "pump", batch(rng, i * 10_000, 1000))
     engine.flush()
     (first,) = load_manifest(tmp_path / "e").segments
-    write_both(engine, oracle, "pump", batch(rng, 90_000, 30))
-    engine.flush()
-    first_again, second = load_manifest(tmp_path / "e").segments
-    assert first_again.file == first.file and first_again.size == first.size
-    assert second.size < first.size / 4  # only the new rows and ring snapshots
-    engine.close()
-    with reopen(tmp_path / "e") as again:
-        assert_same(again, oracle)
+    assert_next_checkpoint_adds_only_new_rows(engine, oracle, rng, tmp_path, first)
 
 
 def test_out_of_order_merge_and_schema_growth(tmp_path):
@@ -451,11 +457,4 @@ def test_plain_chunks_are_written_compressed_once(tmp_path, monkeypatch):
         engine._compactor._compact(*job)
     twins = [c for buf in engine._tables["pump"].series.values() for c in buf.sealed]
     assert all(c.encoded for c in twins)
-    write_both(engine, oracle, "pump", batch(rng, 90_000, 30))
-    engine.flush()
-    first_again, second = load_manifest(tmp_path / "e").segments
-    assert first_again.file == first.file and first_again.size == first.size
-    assert second.size < first.size / 4  # only the new rows and ring snapshots
-    engine.close()
-    with reopen(tmp_path / "e") as again:
-        assert_same(again, oracle)
+    assert_next_checkpoint_adds_only_new_rows(engine, oracle, rng, tmp_path, first)

@@ -7,12 +7,12 @@ string tags and two tags. Also: readers never see part of such a batch."""
 from __future__ import annotations
 
 import math
-import threading
 import time
 
 import numpy as np
 import pyarrow as pa
 import pytest
+from batch_readers import WholeBatchReaders
 
 import tsengine
 
@@ -243,30 +243,15 @@ def test_readers_see_whole_many_series_batches():
     engine.create_table("t", tags=["asset"], fields={"batch": "int64"}, ring_capacity=8)
     names = pa.array([f"A{i:03d}" for i in range(600)])
     per_batch = 1800  # three rows per series
-    stop = threading.Event()
-    failures: list[str] = []
-    reads = [0, 0]
-
-    def reader(k: int) -> None:
-        last = 0
-        while not stop.is_set():
-            ids = engine.read("t", fields=["batch"]).column("batch").to_numpy()
-            counts = np.bincount(ids) if len(ids) else np.zeros(0, np.int64)
-            partial = np.flatnonzero((counts != 0) & (counts != per_batch))
-            if len(partial):
-                failures.append(f"reader {k} saw part of batch {partial[0]}")
-            if len(ids) < last:
-                failures.append(f"reader {k} saw {len(ids)} rows after {last}")
-            last = len(ids)
-            reads[k] += 1
-
-    threads = [threading.Thread(target=reader, args=(k,)) for k in range(2)]
-    for th in threads:
-        th.start()
+    readers = WholeBatchReaders(
+        lambda: engine.read("t", fields=["batch"]).column("batch").to_numpy(),
+        per_batch,
+        2,
+    )
     rng = np.random.default_rng(5)
     written = 0
     deadline = time.monotonic() + 20
-    try:
+    with readers:
         while written < 60 and time.monotonic() < deadline:
             codes = rng.permutation(np.repeat(np.arange(600, dtype=np.int32), 3))
             t = np.arange(written * per_batch, (written + 1) * per_batch)
@@ -281,11 +266,7 @@ def test_readers_see_whole_many_series_batches():
                 ),
             )
             written += 1
-    finally:
-        stop.set()
-        for th in threads:
-            th.join(timeout=30)
-    assert not failures, failures[:5]
-    assert min(reads) > 0
+    assert not readers.failures, readers.failures[:5]
+    assert min(readers.reads) > 0
     assert engine.read("t").num_rows == written * per_batch
     assert engine.stats()["tables"]["t"]["sealed_points"] > 0
