@@ -306,17 +306,12 @@ cdef class SeriesBuffer:
         self.empty = False
         return True
 
-    def append_point(self, long long t, tuple values):
+    cdef bint _append_point(self, long long t, list values) except -1:
         """Append one point if it is in order and fits; return whether it did.
 
         ``values`` holds one Python value per field, None for null. Nothing is
         changed when False is returned or when a value has the wrong type.
         """
-        if len(values) != self.nfields:
-            raise ValueError(f"expected {self.nfields!r} field values, got {len(values)!r}")
-        return self._append_point(t, list(values))
-
-    cdef bint _append_point(self, long long t, list values) except -1:
         cdef Py_ssize_t f, pos
         cdef object v
         cdef int kind
