@@ -150,12 +150,28 @@ class LiveRollup:
 
     def sync(self) -> None:
         """Take in every queued write and write every closed window now."""
+        if self._idle():
+            return  # reads of an up-to-date rollup do not wait for the writer lock
         engine = self.engine
         with engine._ddl_lock, self.lock:
             if engine._closed:
                 return
             self._take_queued()
             self._flush(publish=True)
+
+    def _idle(self) -> bool:
+        """Whether nothing is queued, pending or in the worker's hands right now.
+
+        Read without locks, in this order: the queue (a returned write is in it),
+        then the pending output, then ``lock``, which the worker holds from taking
+        a write off the queue until its output is pending or written. Whatever
+        the worker is doing, one of the three shows it.
+        """
+        return (
+            not self._queue
+            and not (self._marks or self._side or self._frontier is not None)
+            and not self.lock.locked()
+        )
 
     def stop(self) -> None:
         """Bring the rollup up to date, then end the worker and refuse new writes."""
