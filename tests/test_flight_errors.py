@@ -17,6 +17,12 @@ from tsengine.flight import RequestError
 from tsengine.flight.commands import MAX_REQUEST_BYTES, parse
 from tsengine.flight.errors import from_flight, to_flight
 
+# A refused request reaches a raw client as FlightServerError, the status it stands
+# for in extra_info (b"INVALID_ARGUMENT", b"NOT_FOUND"): pyarrow would append the
+# server's traceback to a real INVALID_ARGUMENT or NOT_FOUND (tsengine.flight.errors).
+# GetSchema is the exception and still raises the Arrow classes.
+INVALID = NOT_FOUND = flight.FlightServerError
+
 
 @pytest.fixture(scope="module")
 def served():
@@ -53,55 +59,55 @@ def _deep(depth: int) -> bytes:
 
 BAD_TICKETS = [
     # (ticket, expected exception, message fragment)
-    (b"{", pa.ArrowInvalid, "not valid JSON"),
-    (b"", pa.ArrowInvalid, "empty"),
-    (b"\xff\xfe{}", pa.ArrowInvalid, "not UTF-8"),
-    (b"[1, 2]", pa.ArrowInvalid, "must be a JSON object"),
-    (_deep(100_000), pa.ArrowInvalid, "JSON"),
-    (b" " * (MAX_REQUEST_BYTES + 1), pa.ArrowInvalid, "over the limit"),
-    ({"kind": "drop", "table": "pump"}, pa.ArrowInvalid, "kind 'drop' must be one of"),
-    ({"table": "pump"}, pa.ArrowInvalid, "kind None"),
-    ({"kind": "read"}, pa.ArrowInvalid, "needs a 'table'"),
-    ({"kind": "read", "table": 5}, pa.ArrowInvalid, "table=5 must be a string"),
+    (b"{", INVALID, "not valid JSON"),
+    (b"", INVALID, "empty"),
+    (b"\xff\xfe{}", INVALID, "not UTF-8"),
+    (b"[1, 2]", INVALID, "must be a JSON object"),
+    (_deep(100_000), INVALID, "JSON"),
+    (b" " * (MAX_REQUEST_BYTES + 1), INVALID, "over the limit"),
+    ({"kind": "drop", "table": "pump"}, INVALID, "kind 'drop' must be one of"),
+    ({"table": "pump"}, INVALID, "kind None"),
+    ({"kind": "read"}, INVALID, "needs a 'table'"),
+    ({"kind": "read", "table": 5}, INVALID, "table=5 must be a string"),
     (
         {"kind": "read", "table": "nope"},
-        pa.ArrowKeyError,
+        NOT_FOUND,
         "table 'nope' does not exist",
     ),
-    ({"kind": "latest", "table": "nope"}, pa.ArrowKeyError, "'nope'"),
-    ({"kind": "read", "table": "pump", "start": 1.5}, pa.ArrowInvalid, "start=1.5"),
-    ({"kind": "read", "table": "pump", "start": 2**63}, pa.ArrowInvalid, "int64"),
+    ({"kind": "latest", "table": "nope"}, NOT_FOUND, "'nope'"),
+    ({"kind": "read", "table": "pump", "start": 1.5}, INVALID, "start=1.5"),
+    ({"kind": "read", "table": "pump", "start": 2**63}, INVALID, "int64"),
     (
         {"kind": "read", "table": "pump", "end": "9999-01-01T00:00:00Z"},
-        pa.ArrowInvalid,
+        INVALID,
         "9999-01-01T00:00:00Z",
     ),
     (
         {"kind": "read", "table": "pump", "start": "yesterday"},
-        pa.ArrowInvalid,
+        INVALID,
         "yesterday",
     ),
-    ({"kind": "read", "table": "pump", "where": ["A"]}, pa.ArrowInvalid, "where=['A']"),
+    ({"kind": "read", "table": "pump", "where": ["A"]}, INVALID, "where=['A']"),
     (
         {"kind": "read", "table": "pump", "where": {"asset": 1}},
-        pa.ArrowInvalid,
+        INVALID,
         "asset",
     ),
     (
         {"kind": "read", "table": "pump", "where": {"site": "A"}},
-        pa.ArrowInvalid,
+        INVALID,
         "'site'",
     ),
-    ({"kind": "read", "table": "pump", "fields": ["nope"]}, pa.ArrowInvalid, "'nope'"),
-    ({"kind": "read", "table": "pump", "fields": 3}, pa.ArrowInvalid, "fields=3"),
-    ({"kind": "read", "table": "pump", "limit": 3}, pa.ArrowInvalid, "['limit']"),
-    ({"kind": "latest", "table": "pump", "n": "3"}, pa.ArrowInvalid, "n='3'"),
-    ({"kind": "latest", "table": "pump", "n": True}, pa.ArrowInvalid, "n=True"),
-    ({"kind": "latest", "table": "pump", "n": 10**9}, pa.ArrowInvalid, "between 1"),
-    ({"kind": "catalog", "table": "pump"}, pa.ArrowInvalid, "['table']"),
+    ({"kind": "read", "table": "pump", "fields": ["nope"]}, INVALID, "'nope'"),
+    ({"kind": "read", "table": "pump", "fields": 3}, INVALID, "fields=3"),
+    ({"kind": "read", "table": "pump", "limit": 3}, INVALID, "['limit']"),
+    ({"kind": "latest", "table": "pump", "n": "3"}, INVALID, "n='3'"),
+    ({"kind": "latest", "table": "pump", "n": True}, INVALID, "n=True"),
+    ({"kind": "latest", "table": "pump", "n": 10**9}, INVALID, "between 1"),
+    ({"kind": "catalog", "table": "pump"}, INVALID, "['table']"),
     (
         {"kind": "aggregate", "table": "pump", "every": "1s", "aggs": {"v": ["nope"]}},
-        pa.ArrowInvalid,
+        INVALID,
         "unknown aggregate 'nope'",
     ),
     (
@@ -112,12 +118,12 @@ BAD_TICKETS = [
             "aggs": {"v": ["max"]},
             "fields": ["v"],
         },
-        pa.ArrowInvalid,
+        INVALID,
         "unknown argument(s) ['fields']",
     ),
     (
         {"kind": "aggregate", "table": "pump", "every": "1s"},
-        pa.ArrowInvalid,
+        INVALID,
         "aggs=None",
     ),
     (
@@ -128,7 +134,7 @@ BAD_TICKETS = [
             "aggs": {"v": ["max"]},
             "by": 7,
         },
-        pa.ArrowInvalid,
+        INVALID,
         "by=7",
     ),
     (
@@ -142,12 +148,12 @@ BAD_TICKETS = [
             "end": "2000-01-01T00:00:00Z",
             "fill": 0,
         },
-        pa.ArrowInvalid,
+        INVALID,
         "BudgetError",
     ),
     (
         {"kind": "aggregate", "table": "nope", "every": "1s", "aggs": {"v": ["max"]}},
-        pa.ArrowKeyError,
+        NOT_FOUND,
         "'nope'",
     ),
 ]
@@ -165,13 +171,13 @@ def test_bad_ticket_then_good_request(served, ticket, error, fragment):
 def test_bad_descriptors(served):
     _, _, client = served
     bad = flight.FlightDescriptor.for_command(b"{nope")
-    with pytest.raises(pa.ArrowInvalid, match="not valid JSON"):
+    with pytest.raises(INVALID, match="not valid JSON"):
         client.get_flight_info(bad)
     with pytest.raises(pa.ArrowInvalid, match="not valid JSON"):
         client.get_schema(bad)
     with pytest.raises(pa.ArrowKeyError, match="'nope'"):
         client.get_schema(flight.FlightDescriptor.for_path("nope"))
-    with pytest.raises(pa.ArrowInvalid, match="exactly one table"):
+    with pytest.raises(INVALID, match="exactly one table"):
         client.get_flight_info(flight.FlightDescriptor.for_path("a", "b"))
     _good(client)
 
@@ -179,26 +185,26 @@ def test_bad_descriptors(served):
 @pytest.mark.parametrize(
     ("name", "body", "error", "fragment"),
     [
-        ("reboot", b"", pa.ArrowInvalid, "unknown action 'reboot'"),
-        ("create_table", b"{", pa.ArrowInvalid, "create_table body is not valid JSON"),
-        ("create_table", b"", pa.ArrowInvalid, "empty"),
-        ("create_table", b'{"name": 3}', pa.ArrowInvalid, "string 'name'"),
-        ("create_table", b'{"name": "pump"}', pa.ArrowInvalid, "already exists"),
+        ("reboot", b"", INVALID, "unknown action 'reboot'"),
+        ("create_table", b"{", INVALID, "create_table body is not valid JSON"),
+        ("create_table", b"", INVALID, "empty"),
+        ("create_table", b'{"name": 3}', INVALID, "string 'name'"),
+        ("create_table", b'{"name": "pump"}', INVALID, "already exists"),
         (
             "create_table",
             b'{"name": "t", "fields": {"x": "float128"}}',
-            pa.ArrowInvalid,
+            INVALID,
             "float128",
         ),
-        ("create_table", b'{"name": "t", "fields": []}', pa.ArrowInvalid, "fields=[]"),
+        ("create_table", b'{"name": "t", "fields": []}', INVALID, "fields=[]"),
         (
             "create_table",
             b'{"name": "t", "color": "red"}',
-            pa.ArrowInvalid,
+            INVALID,
             "['color']",
         ),
-        ("create_table", b'{"name": "t", "ring_capacity": -1}', pa.ArrowInvalid, "-1"),
-        ("drop", b'{"name": 1}', pa.ArrowInvalid, "string 'name'"),
+        ("create_table", b'{"name": "t", "ring_capacity": -1}', INVALID, "-1"),
+        ("drop", b'{"name": 1}', INVALID, "string 'name'"),
         ("stats", b"x" * (MAX_REQUEST_BYTES + 10), None, None),  # body ignored
     ],
 )
@@ -220,9 +226,7 @@ def test_oversized_put_batch_refused(served):
         {"time": np.arange(10**6, 10**6 + n), "asset": ["C"] * n, "v": np.zeros(n)}
     )
     writer, _ = client.do_put(flight.FlightDescriptor.for_path("pump"), data.schema)
-    with pytest.raises(
-        pa.ArrowInvalid, match="batch 0 .* over the limit of 10000 bytes"
-    ):
+    with pytest.raises(INVALID, match="batch 0 .* over the limit of 10000 bytes"):
         writer.write_table(data)
         writer.close()
     assert engine.read("pump", where={"asset": "C"}).num_rows == 0
@@ -232,20 +236,20 @@ def test_oversized_put_batch_refused(served):
 @pytest.mark.parametrize(
     ("command", "error", "fragment"),
     [
-        ({"kind": "subscribe", "table": "nope"}, pa.ArrowKeyError, "'nope'"),
+        ({"kind": "subscribe", "table": "nope"}, NOT_FOUND, "'nope'"),
         (
             {"kind": "read", "table": "pump"},
-            pa.ArrowInvalid,
+            INVALID,
             "must be one of ['subscribe']",
         ),
         (
             {"kind": "subscribe", "table": "pump", "fields": ["zz"]},
-            pa.ArrowInvalid,
+            INVALID,
             "'zz'",
         ),
         (
             {"kind": "subscribe", "table": "pump", "where": {"x": "1"}},
-            pa.ArrowInvalid,
+            INVALID,
             "'x'",
         ),
     ],
@@ -267,7 +271,7 @@ def test_bad_put_descriptor(served):
         b'{"kind": "write", "table": "t", "unit": "fortnight"}'
     )
     writer, _ = client.do_put(command, schema)
-    with pytest.raises(pa.ArrowInvalid, match="unit='fortnight'"):
+    with pytest.raises(INVALID, match="unit='fortnight'"):
         writer.close()
     _good(client)
 
@@ -379,6 +383,6 @@ def test_server_survives_random_commands(served, command):
     engine, _, client = served
     try:
         _get(client, command)
-    except (pa.ArrowInvalid, pa.ArrowKeyError, pa.ArrowNotImplementedError) as exc:
+    except flight.FlightServerError as exc:
         assert "internal error" not in str(exc)
     _good(client)

@@ -87,14 +87,26 @@ def receive(server: Any, command: Command, reader, writer) -> None:
 
     Raises
     ------
-    pyarrow.ArrowInvalid and other Flight errors
-        A refused batch, with its index, table and reason in the message.
+    pyarrow.flight.FlightError
+        A refused or unreadable batch, with its index, table and reason in the
+        message (see :func:`~tsengine.flight.errors.to_flight`).
     """
     table = command.table
     chunks = ReadAhead(reader)
     index = 0
     try:
-        for chunk in chunks:
+        while True:
+            try:
+                chunk = next(chunks)
+            except StopIteration:
+                break
+            except pa.ArrowException as exc:
+                # the client's stream broke or held an undecodable message
+                error = RequestError(
+                    f"batch {index} of the put to table {table!r} could not be "
+                    f"read: {exc}"
+                )
+                raise to_flight(error, "DoPut") from None
             batch = chunk.data
             if batch is None:  # a metadata-only message carries no rows
                 continue

@@ -8,8 +8,8 @@ DoPut              descriptor path ``[table]`` (or a ``write`` command); every
                    acknowledged with ``{"batch", "rows", "seq", "durable_seq"}``
                    in the put's metadata stream (the batch is durable once
                    ``durable_seq >= seq``; both null in memory). A bad
-                   batch ends the put with INVALID_ARGUMENT naming it;
-                   earlier batches stay stored.
+                   batch ends the put with an error naming it; earlier
+                   batches stay stored.
 GetFlightInfo      a JSON command (or path ``[table]`` = read it all): schema,
                    and one endpoint whose ticket is the canonical command.
 DoGet              a ticket that is a JSON command; bounded record batches.
@@ -23,8 +23,8 @@ DoExchange         ``{"kind": "subscribe", "table": ...}``: first a metadata
 =================  ============================================================
 
 Handlers run on gRPC's thread pool. Every error leaves through
-:func:`~tsengine.flight.errors.translated`, so a bad request costs the client one error
-and the server nothing.
+:func:`~tsengine.flight.errors.translated` as a ``FlightError``, so a bad request costs
+the client one error (one message, no server traceback) and the server nothing.
 """
 
 from __future__ import annotations
@@ -186,7 +186,7 @@ class FlightServer(flight.FlightServerBase):
 
     def list_flights(self, context, criteria):
         with translated("ListFlights"):
-            pattern = bytes(criteria or b"").decode("utf-8") or "*"
+            pattern = _criteria(bytes(criteria or b""))
             stats = self.engine.stats().get("tables", {})
             names = sorted(set(self.engine.tables()) | set(rollup_names(self.engine)))
             infos = []
@@ -284,10 +284,11 @@ class FlightServer(flight.FlightServerBase):
         with self._lock:
             self._subscriptions.add(subscription)
         try:
-            subscription.start()
-            writer.begin(subscription.schema)
-            writer.write_metadata(_json({"subscribed": command.table}))
-            self._pump(subscription, context, writer)
+            with translated("DoExchange"):
+                subscription.start()
+                writer.begin(subscription.schema)
+                writer.write_metadata(_json({"subscribed": command.table}))
+                self._pump(subscription, context, writer)
         finally:
             subscription.close()
             with self._lock:
@@ -318,6 +319,16 @@ class FlightServer(flight.FlightServerBase):
                 if context.is_cancelled():
                     return  # the client left while we were sending
                 raise
+
+
+def _criteria(raw: bytes) -> str:
+    """The ListFlights name pattern (default: every name)."""
+    try:
+        return raw.decode("utf-8") or "*"
+    except UnicodeDecodeError:
+        raise RequestError(
+            f"ListFlights criteria {raw[:80]!r} is not UTF-8; expected a name glob"
+        ) from None
 
 
 def _json(value: dict) -> pa.Buffer:
