@@ -43,9 +43,14 @@ _DTYPES = {K_F8: np.float64, K_I8: np.int64, K_U8: np.uint64, K_B1: np.uint8,
 
 cdef extern from *:
     """
+    #include <stdint.h>
     #include <string.h>
     #if defined(__SSE2__)
     #include <emmintrin.h>
+    #endif
+    #if defined(__GNUC__) && defined(__x86_64__)
+    #include <immintrin.h>
+    #define TSE_AVX2_DISPATCH 1
     #endif
     /* Copy into ring memory. Large blocks bypass the cache (non-temporal stores):
        the ring's free slots are rarely cached, and a normal store first reads every
@@ -76,8 +81,89 @@ cdef extern from *:
     #endif
         memcpy(dst, src, n);
     }
+
+    /* The order check of a batch of times is a subtraction, not a comparison:
+       SSE2 and AVX2 have no cheap 64-bit signed compare, but while every time lies
+       in [-2**62, 2**62) (years 1824-2116 in ns) t[i] - t[i-1] - eps cannot
+       overflow, and its sign bit says whether t[i] < t[i-1] + eps. A time outside
+       that range also sets the sign bit of t + 2**62, so "bad" below means "not
+       proven in order" and the caller settles it with an exact scan. eps is 1 for
+       strictly increasing times, 0 when equal times are allowed. */
+    #define TSE_RANGE_OFFSET ((uint64_t)1 << 62)
+
+    static int tse_times_fast_ok(const int64_t* t, size_t n, uint64_t eps) {
+        const uint64_t* u = (const uint64_t*)t;
+        uint64_t bad = n ? u[0] + TSE_RANGE_OFFSET : 0;
+        size_t i;
+        for (i = 1; i < n; i++)
+            bad |= (u[i] - u[i - 1] - eps) | (u[i] + TSE_RANGE_OFFSET);
+        return (bad >> 63) == 0;
+    }
+
+    #if defined(TSE_AVX2_DISPATCH)
+    /* Copy n >= 8 times with 32-byte non-temporal stores and check their order in
+       the same pass: the batch is read once, and the checking arithmetic hides
+       under the stores' memory traffic. dst must be 8-byte aligned. */
+    __attribute__((target("avx2")))
+    static int tse_copy_times_avx2(int64_t* dst, const int64_t* src, size_t n,
+                                   uint64_t eps) {
+        const uint64_t* u = (const uint64_t*)src;
+        uint64_t bad = 0;
+        size_t i;
+        /* 1 to 4 scalar points, so that dst + head is 32-byte aligned and the
+           vector loop always has a predecessor to load */
+        size_t head = 4 - (((uintptr_t)dst >> 3) & 3);
+        if (head > n) head = n;
+        for (i = 0; i < head; i++) {
+            dst[i] = src[i];
+            bad |= u[i] + TSE_RANGE_OFFSET;
+            if (i) bad |= u[i] - u[i - 1] - eps;
+        }
+        __m256i vbad = _mm256_setzero_si256();
+        const __m256i veps = _mm256_set1_epi64x((long long)eps);
+        const __m256i voff = _mm256_set1_epi64x((long long)TSE_RANGE_OFFSET);
+        for (; i + 8 <= n; i += 8) {
+            __m256i a = _mm256_loadu_si256((const __m256i*)(src + i));
+            __m256i b = _mm256_loadu_si256((const __m256i*)(src + i + 4));
+            __m256i pa = _mm256_loadu_si256((const __m256i*)(src + i - 1));
+            __m256i pb = _mm256_loadu_si256((const __m256i*)(src + i + 3));
+            _mm256_stream_si256((__m256i*)(dst + i), a);
+            _mm256_stream_si256((__m256i*)(dst + i + 4), b);
+            __m256i da = _mm256_sub_epi64(_mm256_sub_epi64(a, pa), veps);
+            __m256i db = _mm256_sub_epi64(_mm256_sub_epi64(b, pb), veps);
+            __m256i ra = _mm256_add_epi64(a, voff);
+            __m256i rb = _mm256_add_epi64(b, voff);
+            vbad = _mm256_or_si256(vbad, _mm256_or_si256(_mm256_or_si256(da, db),
+                                                         _mm256_or_si256(ra, rb)));
+        }
+        /* the stores must be visible before the caller publishes the new count */
+        _mm_sfence();
+        for (; i < n; i++) {
+            dst[i] = src[i];
+            bad |= (u[i] - u[i - 1] - eps) | (u[i] + TSE_RANGE_OFFSET);
+        }
+        return (bad >> 63) == 0
+            && _mm256_movemask_pd(_mm256_castsi256_pd(vbad)) == 0;
+    }
+    #endif
+
+    /* Copy n times into ring memory; return 1 if they are proven in order (see
+       above), 0 if not proven. The copy happens either way: it lands in free
+       slots, which nobody reads until the caller publishes them. */
+    static int tse_copy_times(int64_t* dst, const int64_t* src, size_t n,
+                              int allow_equal) {
+        uint64_t eps = allow_equal ? 0 : 1;
+    #if defined(TSE_AVX2_DISPATCH)
+        if (n * 8 >= (size_t)1 << 16 && __builtin_cpu_supports("avx2"))
+            return tse_copy_times_avx2(dst, src, n, eps);
+    #endif
+        tse_ring_copy(dst, src, n * 8);
+        return tse_times_fast_ok(src, n, eps);
+    }
     """
     void tse_ring_copy(void* dst, const void* src, size_t n) nogil
+    int tse_copy_times(int64_t* dst, const int64_t* src, size_t n,
+                       int allow_equal) nogil
 
 
 cdef inline char* _ptr(object arr):
@@ -273,12 +359,15 @@ cdef class SeriesBuffer:
         """Append all of ``t`` and ``cols`` (no nulls) if in order and they fit.
 
         The order check runs while the times are copied into free slots, so the
-        batch is read once; on failure nothing is published and False returns.
-        The GIL is released for the copies.
+        batch is read once; nothing is stored when it fails (the free slots
+        written are not counted, and readers never look past the count) and False
+        returns. The GIL is released for the copies.
         """
-        cdef Py_ssize_t n = t.shape[0], i, p, f
-        cdef Py_ssize_t cap = self.capacity
+        cdef Py_ssize_t n = t.shape[0], f
+        cdef Py_ssize_t pos, first
         cdef bint ok = True
+        cdef bint allow_equal = self.allow_equal
+        cdef const int64_t* src
         cdef int64_t prev
         if n == 0:
             return True
@@ -287,22 +376,32 @@ cdef class SeriesBuffer:
         for f in range(self.nfields):
             if self.kinds[f] == K_OBJ or self.vptr[f] != NULL:
                 return False
-        prev = t[0]
+        src = &t[0]
+        prev = src[0]
         if not self.empty and (prev < self.last_time or
-                               (prev == self.last_time and not self.allow_equal)):
+                               (prev == self.last_time and not allow_equal)):
             return False
-        # A branch-free scan (vectorised by the compiler), then one memcpy.
+
+        # Copy and check in one pass; a batch the fast check cannot prove in order
+        # (out of order, or times beyond years 1824-2116) gets the exact scan.
+        pos = (self.head + self.count) % self.capacity
+        first = min(n, self.capacity - pos)
         with nogil:
-            ok = _sorted_scan(&t[0], n, self.allow_equal)
+            ok = tse_copy_times(self.tp + pos, src, first, allow_equal)
+            if first < n:
+                ok = ok & tse_copy_times(self.tp, src + first, n - first, allow_equal)
+                ok = ok and (src[first] > src[first - 1] or
+                             (allow_equal and src[first] == src[first - 1]))
+            if not ok:
+                ok = _sorted_scan(src, n, allow_equal)
         if not ok:
             return False
-        self._append_time(&t[0], n)
-        if not ok:
-            return False
+
+        # Values, then the count: only now do the new points exist.
         for f in range(self.nfields):
             self._append_field(f, cols[f], None, 0, n)
         self.count += n
-        self.last_time = t[n - 1]
+        self.last_time = src[n - 1]
         self.empty = False
         return True
 
