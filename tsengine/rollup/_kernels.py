@@ -84,17 +84,12 @@ def _remember_order(t, codes, lut, rank, start, stop, last):
 
 @numba.njit(**NJIT)
 def _route(
-    t, codes, lut, rank, grid, bounds, fo, start, index, cache, st_g, st_w, free,
-    n_free, srow, last, FS, IS, out,
+    t, codes, lut, rank, grid, start, index, cache, st_g, st_w, free, n_free,
+    srow, last, FS, IS, out,
 ):  # fmt: skip
     """One pass over a batch: each row's state row, and the batch's figures.
 
     ``grid`` is (origin, every, first open window, lowest and highest usable time).
-    The batch may be several writes taken in at once: ``bounds`` then holds their
-    first rows and the row count (empty: one write), and ``fo[w]`` the first open
-    window in effect for write ``w`` (the watermark after the writes before it), so
-    rows are judged late exactly as if the writes came one by one; the order check
-    starts afresh at each write.
     ``srow[i]`` becomes the state row of row ``i``'s group ``lut[codes[i]]`` and
     window, -1 for a late row (window before the first open one), -2 for a time
     outside the usable range. ``cache[k]`` holds group ``k``'s current window
@@ -116,26 +111,8 @@ def _route(
     late_w, ordered = out[OUT_LATE_W], out[OUT_ORDERED]
     stop, code = t.size, -1
     check = out[OUT_CHECK] != 0
-    # The write holding row ``start``: its first row and the next write's
-    w, first, nxt = 0, 0, t.size
-    if bounds.size > 0:
-        while bounds[w + 1] <= start:
-            w += 1
-        first, nxt, first_open = bounds[w], bounds[w + 1], fo[w]
-    prev = t[start - 1] if start > first else _I64_MIN
+    prev = t[start - 1] if start > 0 else _I64_MIN
     for i in range(start, t.size):
-        if i == nxt:
-            # Next write: its watermark, a fresh order check
-            w += 1
-            first, nxt = i, bounds[w + 1]
-            if fo[w] != first_open:
-                first_open = fo[w]
-                cache[:, 0] = _I64_MAX  # cached windows may have closed
-                cache[:, 1] = _I64_MIN
-            if check:
-                last[:, :] = _I64_MIN
-                check = False
-            prev = _I64_MIN
         ti = t[i]
         k = lut[codes[i]]
         if k < 0:
@@ -146,7 +123,7 @@ def _route(
         # group by group once the batch's times have gone back
         if not check and (ti < prev or (ranked and ti == prev)):
             check = True
-            _remember_order(t, codes, lut, rank, first, i, last)
+            _remember_order(t, codes, lut, rank, 0, i, last)
         prev = ti
         if check:
             if ti < last[k, 0] or (
@@ -333,16 +310,3 @@ def _acc_sketch(order, srow, v, valid, bins, n_sketch, k, inv_log_gamma, kmax):
             continue
         code = ((r * n_sketch + k) << SKETCH_SHIFT) | _bin_of(x, inv_log_gamma, kmax)
         bins[code] = bins.get(code, 0) + 1
-
-
-@numba.njit(**NJIT)
-def _write_tmax(t, bounds, lo_ok, hi_ok, tmax):
-    """Greatest usable time (in ``[lo_ok, hi_ok]``) of each write of a batch whose
-    writes start at ``bounds[:-1]``; ``_I64_MIN`` for a write with none."""
-    for w in range(bounds.size - 1):
-        top = _I64_MIN
-        for i in range(bounds[w], bounds[w + 1]):
-            ti = t[i]
-            if ti >= lo_ok and ti <= hi_ok and ti > top:
-                top = ti
-        tmax[w] = top

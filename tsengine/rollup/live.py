@@ -70,8 +70,6 @@ from tsengine.rollup.subscribe import Hub
 EMIT_INTERVAL = 0.02
 #: Source writes the worker may fall behind by before the writer takes them in.
 MAX_QUEUED = 64
-#: Most rows of queued writes taken in together in one pass.
-MERGE_ROWS = 1 << 20
 #: Seconds a worker with nothing to do waits before it ends.
 IDLE_EXIT = 1.0
 
@@ -202,7 +200,7 @@ class LiveRollup:
                 if self._stopped:
                     return
             with self.lock:
-                self._take_run()  # one run at a time: output stays due on time
+                self._take_one()  # one write at a time: output stays due on time
                 due = time.monotonic() - self._emitted >= EMIT_INTERVAL
                 pending = bool(self._marks or self._side) or self._frontier is not None
             if due and pending:
@@ -213,37 +211,18 @@ class LiveRollup:
 
     def _take_queued(self) -> None:
         """Take in the queued writes in commit order (the caller holds ``lock``)."""
-        while self._take_run():
+        while self._take_one():
             pass
 
-    def _take_run(self) -> bool:
-        """Take in the oldest queued writes (the caller holds ``lock``); False if
-        none was queued.
-
-        Consecutive writes with one schema are taken in together, up to
-        :data:`MERGE_ROWS` rows: one pass of the kernels for all of them, with the
-        same result as one per write (see ``WindowState.ingest``). A worker that
-        fell behind so catches up in few, larger steps, each of which needs the
-        GIL only a few times.
-        """
+    def _take_one(self) -> bool:
+        """Take in the oldest queued write (the caller holds ``lock``); False if
+        none was queued."""
         with self._cond:
             if not self._queue:
                 return False
-            run = [self._queue.popleft()]
-            rows = run[0].num_rows
-            while (
-                self._queue
-                and rows + self._queue[0].num_rows <= MERGE_ROWS
-                and self._queue[0].schema.equals(run[0].schema)
-            ):
-                run.append(self._queue.popleft())
-                rows += run[-1].num_rows
+            data = self._queue.popleft()
         try:
-            if len(run) == 1:
-                self._take(run[0])
-            else:
-                sizes = [0] + [d.num_rows for d in run]
-                self._take(pa.concat_tables(run), np.cumsum(sizes))
+            self._take(data)
         except Exception as exc:  # noqa: BLE001 -- the writer must not see it
             self._failed(exc, "skipped a write to")
         return True
@@ -258,11 +237,11 @@ class LiveRollup:
             stacklevel=3,
         )
 
-    def _take(self, data: pa.Table, bounds: np.ndarray | None = None) -> None:
-        """Take in one write, or several (``bounds``: see ``WindowState.ingest``)."""
+    def _take(self, data: pa.Table) -> None:
         spec, state = self.spec, self.state
         tags = self.engine.definition(spec.source).tags
-        result = state.ingest(data, tags, False, bounds)
+        before = state.first_open
+        result = state.ingest(data, tags, False)
         self.rows_in += data.num_rows
         self.out_of_range += result.n_invalid
 
@@ -275,7 +254,8 @@ class LiveRollup:
                 self.late_dropped += result.n_late
             if result.late_window_max >= self.known_frontier():
                 self._frontier = state.first_open
-        self._marks.extend(result.marks)
+        if state.first_open != before:
+            self._marks.append(state.first_open)
 
     def _flush(self, publish: bool) -> None:
         """Write what the taken-in writes produced (the caller holds the engine's

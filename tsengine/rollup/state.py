@@ -67,9 +67,6 @@ class Ingested:
     n_late: int = 0
     n_invalid: int = 0  # rows whose window would leave the int64 ns range
     late_window_max: int | None = None  # greatest window index among late rows
-    #: First open window after each write (of several taken in at once) that
-    #: closed windows, in write order
-    marks: list[int] = field(default_factory=list)
 
 
 class WindowState:
@@ -116,6 +113,7 @@ class WindowState:
         # Arguments of the routing kernel, kept between batches
         self._none = np.zeros(0, np.int64)
         self._out = np.zeros(8, np.int64)
+        self._srow = np.zeros(0, np.int64)  # state row of each row of a batch
         # Times whose window could leave the int64 range are unusable
         self._grid = np.array(
             [
@@ -152,33 +150,19 @@ class WindowState:
 
     # -- ingest ----------------------------------------------------------------
 
-    def ingest(
-        self,
-        data: pa.Table,
-        tags: list[str],
-        close: bool = True,
-        bounds: np.ndarray | None = None,
-    ) -> Ingested:
+    def ingest(self, data: pa.Table, tags: list[str], close: bool = True) -> Ingested:
         """Take in one batch of source rows (``time`` and any tags/fields).
 
         ``tags`` are the source's tag columns, whose order breaks ties in time between
         series of one group. ``close=False`` moves the watermark but leaves the
         windows it closes in the pool until :meth:`close_windows` (see
-        :meth:`advance`). ``bounds`` (int64: first row of each write, then the row
-        count) marks a batch of several writes taken in at once: each is judged
-        against the watermark the writes before it left, and each write's values
-        reach a window after the earlier writes' ones, exactly as one call per
-        write would do it, in one pass (``close=False`` only).
+        :meth:`advance`).
         """
         n = data.num_rows
         if n == 0:
             return Ingested(None, None)
         spec = self.spec
         t = _times(data)
-        multi = bounds is not None and bounds.size > 2
-        fo, marks = self._none, []
-        if multi:
-            fo, marks = self._write_frontiers(t, bounds)
         codes, lut, tuples = self.groups.batch(data)
         several = not set(tags) <= set(spec.by)
         rank = series_rank(data, tags) if several else self._none
@@ -190,13 +174,18 @@ class WindowState:
         out[:] = (0, 0, 0, I64_MIN, I64_MIN, 1, -1, 0)
         last = self._last
         last.fill(I64_MIN)
-        srow = np.empty(n, np.int64)
+        # Kept between batches (up to 4M rows): a fresh array faults its pages in
+        if self._srow.size >= n:
+            srow = self._srow[:n]
+        else:
+            srow = np.empty(n, np.int64)
+            if n <= 1 << 22:
+                self._srow = srow
         while True:
             K._route(
-                t, codes, lut, rank, self._grid, bounds if multi else self._none,
-                fo, int(out[K.OUT_POS]), self._index, self._cache, self._st_g,
-                self._st_w, self._free, self._n_free, srow, last, self._fs,
-                self._is, out,
+                t, codes, lut, rank, self._grid, int(out[K.OUT_POS]), self._index,
+                self._cache, self._st_g, self._st_w, self._free, self._n_free, srow,
+                last, self._fs, self._is, out,
             )  # fmt: skip
             if out[K.OUT_POS] == n:
                 break
@@ -214,48 +203,22 @@ class WindowState:
         order = self._none
         if not out[K.OUT_ORDERED]:
             g = lut[codes]
-            keys = (rank, t) if several else (t,)
-            if multi:  # a write's values after the earlier writes' ones
-                keys += (np.repeat(np.arange(bounds.size - 1), np.diff(bounds)),)
-            order = np.lexsort(keys + (g,)).astype(np.int64)
+            keys = (rank, t, g) if several else (t, g)
+            order = np.lexsort(keys).astype(np.int64)
         for plan, values in zip(self.plans, columns):
             if values is not None:
                 self._accumulate(plan, values, order, srow, t)
 
         # Watermark, then the windows it closes
         n_late, n_bad = int(out[K.OUT_LATE]), int(out[K.OUT_BAD])
-        before = self.first_open
         closed = self.advance(int(out[K.OUT_TMAX]), close) if n_bad < n else None
-        if not multi and self.first_open != before:
-            marks = [self.first_open]
         return Ingested(
             closed,
             (srow == -1) if n_late else None,
             n_late,
             n_bad,
             int(out[K.OUT_LATE_W]) if n_late else None,
-            marks,
         )
-
-    def _write_frontiers(self, t: np.ndarray, bounds: np.ndarray):
-        """First open window in effect for each write of a batch (the watermark
-        the writes before it left, as :meth:`advance` moves it), and the first
-        open window after each write that moved it."""
-        tmax = np.empty(bounds.size - 1, np.int64)
-        K._write_tmax(t, bounds, self._grid[3], self._grid[4], tmax)
-        spec = self.spec
-        fo = np.empty(tmax.size, np.int64)
-        first_open, top, marks = self.first_open, self.max_time, []
-        for w, tw in enumerate(tmax.tolist()):
-            fo[w] = first_open
-            if tw == I64_MIN:
-                continue  # no usable time: the watermark stays
-            top = tw if top is None else max(top, tw)
-            k = (top - spec.lateness_ns - spec.origin_ns) // spec.every_ns
-            if k > first_open:
-                first_open = min(k, I64_MAX)
-                marks.append(first_open)
-        return fo, marks
 
     def _accumulate(self, plan, values, order, srow, t) -> None:
         """One field's integer states, float states and sketches."""
