@@ -27,6 +27,7 @@ from tsengine.window.columns import (
 from tsengine.window.fieldcalc import Geometry, compute_field
 from tsengine.window.fill import apply_fill, check_fill
 from tsengine.window.grouping import group_rows
+from tsengine.window.threads import kernel_section
 from tsengine.window.timepoint import INT64_MAX, INT64_MIN, to_ns
 from tsengine.window.windows import enumerate_windows, make_spec
 
@@ -166,19 +167,20 @@ def aggregate_table(
     if table.num_rows < PARALLEL_MIN_ROWS and threads != 1:
         numba.set_num_threads(1)
     try:
-        return _run(
-            table,
-            spec,
-            specs,
-            by,
-            fill,
-            start_ns,
-            end_ns,
-            kinds,
-            skip_nan,
-            seed,
-            _trusted_order(by, tag_columns),
-        )
+        with kernel_section():
+            return _run(
+                table,
+                spec,
+                specs,
+                by,
+                fill,
+                start_ns,
+                end_ns,
+                kinds,
+                skip_nan,
+                seed,
+                _trusted_order(by, tag_columns),
+            )
     finally:
         if numba.get_num_threads() != threads:
             numba.set_num_threads(threads)
