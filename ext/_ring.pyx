@@ -19,6 +19,7 @@ cimport cython
 from libc.stdint cimport int32_t, int64_t, uint8_t, uint64_t
 from libc.string cimport memcpy
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
+from cpython.ref cimport PyObject
 
 import numpy as np
 
@@ -405,11 +406,12 @@ cdef class SeriesBuffer:
         self.empty = False
         return True
 
-    cdef bint _append_point(self, long long t, list values) except -1:
+    cdef bint _append_point(self, long long t, PyObject** values) except -1:
         """Append one point if it is in order and fits; return whether it did.
 
-        ``values`` holds one Python value per field, None for null. Nothing is
-        changed when False is returned or when a value has the wrong type.
+        ``values`` holds one borrowed Python value per field, NULL or None for
+        null. Nothing is changed when False is returned or when a value has the
+        wrong type.
         """
         cdef Py_ssize_t f, pos
         cdef object v
@@ -421,15 +423,14 @@ cdef class SeriesBuffer:
             return False
         # Check every value before writing any, so a bad one changes nothing.
         for f in range(self.nfields):
-            v = values[f]
-            if v is not None:
-                _check_value(self.kinds[f], v)
+            if values[f] != NULL and values[f] != <PyObject*> None:
+                _check_value(self.kinds[f], <object> values[f])
         pos = (self.head + self.count) % self.capacity
         for f in range(self.nfields):
-            v = values[f]
-            if v is None:
+            if values[f] == NULL or values[f] == <PyObject*> None:
                 self._set_valid(f, pos, False)
                 continue
+            v = <object> values[f]
             if self.vptr[f] != NULL:
                 self.vptr[f][pos] = 1
             kind = self.kinds[f]

@@ -23,29 +23,37 @@ cdef class PointWriter:
     def append(self, time, *values, **fields):
         """Store one point; see :class:`tsengine.Series`."""
         cdef long long t
-        cdef Py_ssize_t i
+        cdef Py_ssize_t i, f
         cdef SeriesBuffer buf
         cdef bint stored
+        # Borrowed references: ``values`` and ``fields`` keep them alive for the
+        # call. A C array, not a list, so a point allocates no container the
+        # cyclic garbage collector would have to visit.
+        cdef PyObject* row[64]
         if self._clock is None:
             self._clock = self._table.clock
             self._acquire = self._table.lock.acquire
             self._release = self._table.lock.release
         if (type(time) is not int or not self._clock.fast_ok
-                or len(values) > self._nfields):
+                or len(values) > self._nfields or self._nfields > 64):
             return self._append_slow(time, values, fields)
         try:
             t = time
         except OverflowError:
             return self._append_slow(time, values, fields)
-        row = [None] * self._nfields
+        for i in range(self._nfields):
+            row[i] = NULL
         for i in range(len(values)):
-            row[i] = values[i]
+            row[i] = <PyObject*> values[i]
         if fields:
             for name, v in fields.items():
                 index = self._index.get(name)
                 if index is None:
                     return self._append_slow(time, values, fields)
-                row[<Py_ssize_t> index] = v
+                f = index
+                if not 0 <= f < self._nfields:
+                    return self._append_slow(time, values, fields)
+                row[f] = <PyObject*> v
         buf = self._buf
         if buf is None:
             buf = self._table.series.get(self._key)
