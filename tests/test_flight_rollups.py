@@ -82,17 +82,20 @@ def test_create_list_and_drop_rollup(served):
 
 
 def test_bad_rollup_requests(served):
-    # refused requests are FlightServerErrors (see tsengine.flight.errors)
+    # NOT_FOUND and INVALID_ARGUMENT, the message first naming the tsengine class
     _, _, client = served
-    with pytest.raises(flight.FlightServerError, match="'nope'"):
-        _action(client, "create_rollup", {**SPEC, "source": "nope"})
-    with pytest.raises(flight.FlightServerError, match="bogus"):
-        _action(client, "create_rollup", {**SPEC, "every": "bogus"})
-    with pytest.raises(flight.FlightServerError, match="colour"):
-        _action(client, "create_rollup", {**SPEC, "colour": "red"})
-    _action(client, "create_rollup", SPEC)
-    with pytest.raises(flight.FlightServerError, match="already exists"):
-        _action(client, "create_rollup", SPEC)
+    _action(client, "create_rollup", {**SPEC, "name": "taken"})
+    for body, cls, prefix, fragment in [
+        ({**SPEC, "source": "nope"}, pa.ArrowKeyError, "TableNotFoundError", "'nope'"),
+        ({**SPEC, "every": "bogus"}, pa.ArrowInvalid, "ParseError", "'bogus'"),
+        ({**SPEC, "colour": "red"}, pa.ArrowInvalid, "RequestError", "'colour'"),
+        ({**SPEC, "name": "taken"}, pa.ArrowInvalid, "SchemaError", "'taken'"),
+    ]:
+        with pytest.raises(cls) as info:
+            _action(client, "create_rollup", body)
+        message = str(info.value).split(". Detail: ", 1)[0]
+        assert type(info.value) is cls, message
+        assert message.startswith(f"{prefix}: ") and fragment in message, message
 
 
 def test_exchange_streams_closed_windows(served):

@@ -1,42 +1,49 @@
 """Errors across the wire: tsengine errors to Flight statuses and back.
 
 The server turns every exception a handler raises into the Flight status a client can
-act on. Messages start with the tsengine error class (``"SchemaError: ..."``) so the
-Python client can raise the same class again; other Flight clients read a plain
-message, and ``extra_info`` names the status meant when the transport has to say
-UNKNOWN (see below).
+act on. Messages start with the tsengine error class (``"SchemaError: ..."``) and name
+the bad value, so the Python client can raise the same class again and any other
+Flight client (C++, Java, Go) gets the right status code and a plain message.
 
-============================  ===============================  ======================
-server side                   Flight status (extra_info)       client side
-============================  ===============================  ======================
-TableNotFoundError            UNKNOWN (``NOT_FOUND``)          TableNotFoundError
-RequestError, SchemaError,    UNKNOWN (``INVALID_ARGUMENT``)   same class, or
-TimestampError, ParseError...                                  RequestError
-NotImplementedError           UNKNOWN (``UNIMPLEMENTED``)      UnsupportedError
-ClosedError, BudgetError of   UNAVAILABLE                      same class
-a write (backpressure)
-BudgetError of a query        UNKNOWN (``INVALID_ARGUMENT``)   BudgetError
-authentication failure        UNAUTHENTICATED                  AuthError
-anything else (a bug)         INTERNAL, logged in full         ServerError
-============================  ===============================  ======================
+======================  ================  ==========================  ================
+server side             gRPC status       raw pyarrow client          tsengine client
+======================  ================  ==========================  ================
+TableNotFoundError      NOT_FOUND         ArrowKeyError               same class
+other tsengine.Error    INVALID_ARGUMENT  ArrowInvalid                same class
+ValueError, TypeError   INVALID_ARGUMENT  ArrowInvalid                RequestError
+NotImplementedError     UNIMPLEMENTED     ArrowNotImplementedError    UnsupportedError
+ClosedError             UNAVAILABLE       FlightUnavailableError      same class
+BudgetError of a write  UNAVAILABLE       FlightUnavailableError      same class
+authentication failure  UNAUTHENTICATED   FlightUnauthenticatedError  AuthError
+anything else (a bug)   INTERNAL          FlightInternalError         ServerError
+======================  ================  ==========================  ================
 
-Why UNKNOWN and not INVALID_ARGUMENT or NOT_FOUND: a Python Flight server can send
-those codes only by raising ``ArrowInvalid`` or ``ArrowKeyError``, and pyarrow then
-appends the handler's whole Python traceback to the message every client reads. Only
-``FlightError`` subclasses leave as a bare message, and their codes are INTERNAL,
-UNAVAILABLE, UNAUTHENTICATED, PERMISSION_DENIED, CANCELLED, DEADLINE_EXCEEDED and
-UNKNOWN (``FlightServerError``). So a request's fault is a ``FlightServerError`` whose
-``extra_info`` is the status name meant (ASCII bytes, e.g. ``b"NOT_FOUND"``). A
-pyarrow release that lets Python send a status code with no traceback would let the
-real codes come back. GetSchema is the exception: see :func:`_as_arrow`.
+UNAVAILABLE means try again later (the engine is closing, or a write met
+backpressure); a BudgetError of a query is a request too large and fails again. A bug
+is logged in full on the server and its message names only the handler and the
+exception class. Messages longer than :data:`MAX_MESSAGE_CHARS` are cut.
+
+What pyarrow appends: a Python Flight server can send INVALID_ARGUMENT, NOT_FOUND and
+UNIMPLEMENTED only by raising ``ArrowInvalid``, ``ArrowKeyError`` or
+``ArrowNotImplementedError``, and pyarrow then adds ``". Detail: "`` and the Python
+traceback to the message. :func:`handler` raises a new exception at the handler
+boundary with ``from None``, so that traceback is the shortest pyarrow makes: two
+frames, pyarrow's own callback and the boundary, with no server internals and no
+exception chain. On streaming calls (DoGet, DoPut, DoExchange) the pyarrow client
+repeats the server's message once more, as gRPC's debug context. The tsengine client
+keeps what comes before ``". Detail: "``. Servers of one earlier tsengine version
+sent these refusals as ``FlightServerError`` (UNKNOWN) with the status meant in
+``extra_info``; :func:`from_flight` reads those too.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TypeVar
 
 import pyarrow as pa
 import pyarrow.flight as flight
@@ -44,6 +51,8 @@ import pyarrow.flight as flight
 from tsengine import errors as tse
 
 log = logging.getLogger("tsengine.flight")
+
+Handler = TypeVar("Handler", bound=Callable)
 
 
 class RequestError(tse.Error, ValueError):
@@ -66,20 +75,7 @@ class ServerError(tse.Error, RuntimeError):
 MAX_MESSAGE_CHARS = 2000
 
 _INVALID = (tse.Error, pa.ArrowInvalid, ValueError, TypeError, OverflowError)
-# Status meant (a FlightServerError's extra_info) and the class the client raises
-# when the message names none.
-_MEANT: dict[bytes, type] = {
-    b"NOT_FOUND": tse.TableNotFoundError,
-    b"INVALID_ARGUMENT": RequestError,
-    b"UNIMPLEMENTED": UnsupportedError,
-}
-_ARROW: dict[bytes, type] = {
-    b"NOT_FOUND": pa.ArrowKeyError,
-    b"INVALID_ARGUMENT": pa.ArrowInvalid,
-    b"UNIMPLEMENTED": pa.ArrowNotImplementedError,
-}
-# Flight statuses and the class the client raises when the message names none
-# (the Arrow exceptions are what older tsengine servers sent).
+# Flight statuses and the class the client raises when the message names none.
 _FALLBACK: list[tuple[type, type]] = [
     (pa.ArrowKeyError, tse.TableNotFoundError),
     (flight.FlightUnauthenticatedError, AuthError),
@@ -87,6 +83,12 @@ _FALLBACK: list[tuple[type, type]] = [
     (pa.ArrowNotImplementedError, UnsupportedError),
     (pa.ArrowInvalid, RequestError),
 ]
+# What servers of d3eb1b0's version meant by a FlightServerError's extra_info.
+_MEANT: dict[bytes, type] = {
+    b"NOT_FOUND": tse.TableNotFoundError,
+    b"INVALID_ARGUMENT": RequestError,
+    b"UNIMPLEMENTED": UnsupportedError,
+}
 _NAMED = re.compile(r"^(\w+Error): ")
 _KNOWN = {
     cls.__name__: cls
@@ -100,8 +102,8 @@ _KNOWN = {
 }
 
 
-def to_flight(exc: BaseException, method: str) -> flight.FlightError:
-    """The Flight-level exception to raise for ``exc`` raised by handler ``method``.
+def to_flight(exc: BaseException, method: str) -> Exception:
+    """The new exception a handler raises, for ``exc`` raised by handler ``method``.
 
     Parameters
     ----------
@@ -112,38 +114,38 @@ def to_flight(exc: BaseException, method: str) -> flight.FlightError:
 
     Returns
     -------
-    flight.FlightError
-        Always a ``FlightError``: pyarrow sends its message alone, where any other
-        exception would reach the client with the server's traceback appended.
+    Exception
+        An Arrow exception whose class pyarrow sends as the status (``ArrowInvalid``
+        as INVALID_ARGUMENT, ``ArrowKeyError`` as NOT_FOUND,
+        ``ArrowNotImplementedError`` as UNIMPLEMENTED), or a ``FlightError``
+        (``exc`` itself if it is one).
     """
     if isinstance(exc, flight.FlightError):
         return exc
     name = type(exc).__name__
-    text = f"{name}: {exc}" if isinstance(exc, tse.Error) else str(exc)
+    if isinstance(exc, tse.Error):
+        text = _clip(f"{name}: {exc}")
+    elif isinstance(exc, NotImplementedError):
+        text = _clip(f"UnsupportedError: {exc}")
+    else:  # a bad argument the engine caught as a built-in, or a bug
+        text = _clip(f"RequestError: {exc}")
     if isinstance(exc, tse.TableNotFoundError):
-        return _refused(text, b"NOT_FOUND")
+        return pa.ArrowKeyError(text)
     if isinstance(exc, tse.ClosedError) or (
         isinstance(exc, tse.BudgetError) and method == "DoPut"
     ):
         # the engine is closing, or a write met backpressure: worth retrying later
-        return flight.FlightUnavailableError(_clip(text))
+        return flight.FlightUnavailableError(text)
     if isinstance(exc, tse.BudgetError):
         # a query larger than a limit: the same request will fail again
-        return _refused(text, b"INVALID_ARGUMENT")
+        return pa.ArrowInvalid(text)
     if isinstance(exc, NotImplementedError):
-        return _refused(f"UnsupportedError: {exc}", b"UNIMPLEMENTED")
+        return pa.ArrowNotImplementedError(text)
     if isinstance(exc, _INVALID):
-        if not isinstance(exc, tse.Error):
-            text = f"RequestError: {exc}"
-        return _refused(text, b"INVALID_ARGUMENT")
+        return pa.ArrowInvalid(text)
     # Anything else is a bug: log the traceback here, send no internals to the peer.
     log.error("internal error in %s", method, exc_info=exc)
     return flight.FlightInternalError(f"internal error in {method}: {name}")
-
-
-def _refused(text: str, meant: bytes) -> flight.FlightServerError:
-    # a request the server refuses; ``meant`` is the gRPC status it stands for
-    return flight.FlightServerError(_clip(text), extra_info=meant)
 
 
 def _clip(text: str) -> str:
@@ -153,40 +155,44 @@ def _clip(text: str) -> str:
     return text[: MAX_MESSAGE_CHARS - 20] + f"... ({len(text)} chars)"
 
 
-@contextmanager
-def translated(method: str) -> Iterator[None]:
-    """Run a handler body; re-raise what it raises as the matching Flight error."""
-    try:
-        yield
-    except Exception as exc:
-        error = to_flight(exc, method)
-        if method == "GetSchema":
-            error = _as_arrow(error)
-        raise error from None
+def handler(method: str) -> Callable[[Handler], Handler]:
+    """Decorator: Flight handler ``method`` raises only what :func:`to_flight` makes.
 
+    Parameters
+    ----------
+    method : str
+        The RPC's name (``"DoGet"``, ``"DoPut"``, ...): DoPut's backpressure is
+        UNAVAILABLE, and an internal error's log line and message name it.
 
-def _as_arrow(error: flight.FlightError) -> Exception:
-    """The Arrow exception of the status ``error`` stands for (GetSchema only).
-
-    pyarrow's GetSchema callback, unlike every other, does not turn a
-    ``FlightError`` into its status: whatever it raises reaches the client with
-    the traceback appended. The Arrow exception at least keeps the real status
-    code (INVALID_ARGUMENT, NOT_FOUND); the traceback stays until pyarrow's
-    ``_get_schema`` catches ``FlightError`` like the other callbacks.
+    Notes
+    -----
+    pyarrow appends the Python traceback of an Arrow exception to the message every
+    client reads. The exception is new, raised here with ``from None`` and no
+    traceback of its own, so what pyarrow appends is its own frame and this one: no
+    file, line or exception of the server's internals.
     """
-    arrow = _ARROW.get(getattr(error, "extra_info", b""))
-    if arrow is None or not isinstance(error, flight.FlightServerError):
-        return error
-    return arrow(str(error))
+
+    def decorate(body: Handler) -> Handler:
+        @functools.wraps(body)
+        def boundary(*args, **kwargs):
+            try:
+                return body(*args, **kwargs)
+            except Exception as exc:
+                error = to_flight(exc, method).with_traceback(None)
+            raise error from None
+
+        return boundary  # type: ignore[return-value]
+
+    return decorate
 
 
 def from_flight(exc: BaseException) -> BaseException:
     """The tsengine exception a client raises for a Flight error ``exc``.
 
-    The class named at the start of the server's message wins; then the status the
-    server meant (``extra_info``); then the Flight status. What pyarrow appends after
-    the server's message (``". Detail: "``, a traceback from older servers) is
-    dropped.
+    The class named at the start of the server's message wins; then the Flight
+    status (or, from a server of d3eb1b0's version, the status named in a
+    ``FlightServerError``'s ``extra_info``). What pyarrow appends after the server's
+    message (``". Detail: "`` and the server's traceback) is dropped.
     """
     message = str(exc).split(". Detail: ", 1)[0]
     message = message.split("\nDetail: ", 1)[0]

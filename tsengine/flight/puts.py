@@ -24,7 +24,7 @@ import pyarrow as pa
 
 from tsengine.errors import Error
 from tsengine.flight.commands import Command
-from tsengine.flight.errors import RequestError, to_flight
+from tsengine.flight.errors import RequestError
 from tsengine.flight.queries import log_position
 
 log = logging.getLogger("tsengine.flight")
@@ -87,9 +87,10 @@ def receive(server: Any, command: Command, reader, writer) -> None:
 
     Raises
     ------
-    pyarrow.flight.FlightError
+    tsengine.Error, ValueError or TypeError
         A refused or unreadable batch, with its index, table and reason in the
-        message (see :func:`~tsengine.flight.errors.to_flight`).
+        message; the DoPut handler sends it as INVALID_ARGUMENT (see
+        :func:`~tsengine.flight.errors.to_flight`).
     """
     table = command.table
     chunks = ReadAhead(reader)
@@ -102,19 +103,19 @@ def receive(server: Any, command: Command, reader, writer) -> None:
                 break
             except pa.ArrowException as exc:
                 # the client's stream broke or held an undecodable message
-                error = RequestError(
+                raise RequestError(
                     f"batch {index} of the put to table {table!r} could not be "
                     f"read: {exc}"
-                )
-                raise to_flight(error, "DoPut") from None
+                ) from exc
             batch = chunk.data
             if batch is None:  # a metadata-only message carries no rows
                 continue
             try:
                 rows = _store(server, table, batch, command.args)
-            except Exception as exc:
+            except (Error, ValueError, TypeError) as exc:
+                # the batch's fault; anything else is a bug and leaves as it is
                 log.debug("put to %r refused batch %d: %s", table, index, exc)
-                raise to_flight(_name_batch(exc, table, index), "DoPut") from None
+                raise _name_batch(exc, table, index) from exc
             seq, durable = log_position(server.engine)
             ack = {"batch": index, "rows": rows, "seq": seq, "durable_seq": durable}
             writer.write(pa.py_buffer(json.dumps(ack).encode()))
@@ -140,8 +141,6 @@ def _store(server: Any, table: str, batch: pa.RecordBatch, args: dict) -> int:
 
 def _name_batch(exc: Exception, table: str, index: int) -> Exception:
     """The same error, its message prefixed with the batch and table it concerns."""
-    if not isinstance(exc, Error | ValueError | TypeError):
-        return exc  # not the request's fault: reported as an internal error
     message = f"batch {index} of the put to table {table!r}: {exc}"
     try:
         return type(exc)(message)

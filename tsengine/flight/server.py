@@ -8,8 +8,8 @@ DoPut              descriptor path ``[table]`` (or a ``write`` command); every
                    acknowledged with ``{"batch", "rows", "seq", "durable_seq"}``
                    in the put's metadata stream (the batch is durable once
                    ``durable_seq >= seq``; both null in memory). A bad
-                   batch ends the put with an error naming it; earlier
-                   batches stay stored.
+                   batch ends the put with INVALID_ARGUMENT naming it;
+                   earlier batches stay stored.
 GetFlightInfo      a JSON command (or path ``[table]`` = read it all): schema,
                    and one endpoint whose ticket is the canonical command.
 DoGet              a ticket that is a JSON command; bounded record batches.
@@ -23,8 +23,9 @@ DoExchange         ``{"kind": "subscribe", "table": ...}``: first a metadata
 =================  ============================================================
 
 Handlers run on gRPC's thread pool. Every error leaves through
-:func:`~tsengine.flight.errors.translated` as a ``FlightError``, so a bad request costs
-the client one error (one message, no server traceback) and the server nothing.
+:func:`~tsengine.flight.errors.handler` with its Flight status (a bad request is
+INVALID_ARGUMENT, an unknown table NOT_FOUND), so a bad request costs the client one
+error naming the bad value and the server nothing.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ from tsengine.flight.auth import (
     HandshakeHandler,
 )
 from tsengine.flight.commands import Command, parse
-from tsengine.flight.errors import RequestError, translated
+from tsengine.flight.errors import RequestError, handler
 from tsengine.flight.queries import (
     bounded_table,
     result_schema,
@@ -184,46 +185,47 @@ class FlightServer(flight.FlightServerBase):
 
     # -- catalog -----------------------------------------------------------------------
 
+    @handler("ListFlights")
     def list_flights(self, context, criteria):
-        with translated("ListFlights"):
-            pattern = _criteria(bytes(criteria or b""))
-            stats = self.engine.stats().get("tables", {})
-            names = sorted(set(self.engine.tables()) | set(rollup_names(self.engine)))
-            infos = []
-            for name in fnmatch.filter(names, pattern):
-                table_stats = stats.get(name, {})
-                ticket = Command("read", name).to_json()
-                infos.append(
-                    flight.FlightInfo(
-                        self.engine.schema(name),
-                        flight.FlightDescriptor.for_path(name),
-                        [flight.FlightEndpoint(ticket, [])],
-                        table_stats.get("points", -1),
-                        table_stats.get("memory_bytes", -1),
-                    )
+        # a list, not a generator: an error while listing leaves through handler
+        pattern = _criteria(bytes(criteria or b""))
+        stats = self.engine.stats().get("tables", {})
+        names = sorted(set(self.engine.tables()) | set(rollup_names(self.engine)))
+        infos = []
+        for name in fnmatch.filter(names, pattern):
+            table_stats = stats.get(name, {})
+            ticket = Command("read", name).to_json()
+            infos.append(
+                flight.FlightInfo(
+                    self.engine.schema(name),
+                    flight.FlightDescriptor.for_path(name),
+                    [flight.FlightEndpoint(ticket, [])],
+                    table_stats.get("points", -1),
+                    table_stats.get("memory_bytes", -1),
                 )
+            )
         self.count(list_flights=1)
-        yield from infos
+        return infos
 
+    @handler("GetFlightInfo")
     def get_flight_info(self, context, descriptor):
-        with translated("GetFlightInfo"):
-            command = self._command(descriptor)
-            schema, rows = result_schema(self.engine, command)
+        command = self._command(descriptor)
+        schema, rows = result_schema(self.engine, command)
         endpoint = flight.FlightEndpoint(command.to_json(), [])
         return flight.FlightInfo(schema, descriptor, [endpoint], rows, -1)
 
+    @handler("GetSchema")
     def get_schema(self, context, descriptor):
-        with translated("GetSchema"):
-            command = self._command(descriptor)
-            schema, _ = result_schema(self.engine, command)
+        command = self._command(descriptor)
+        schema, _ = result_schema(self.engine, command)
         return flight.SchemaResult(schema)
 
     # -- reads -----------------------------------------------------------------------
 
+    @handler("DoGet")
     def do_get(self, context, ticket):
-        with translated("DoGet"):
-            command = parse(ticket.ticket, "ticket")
-            table = bounded_table(run(self.engine, command))
+        command = parse(ticket.ticket, "ticket")
+        table = bounded_table(run(self.engine, command))
         self.count(gets=1, rows_sent=table.num_rows)
         if table.num_rows == 0 or len(table.column(0).chunks) <= 1:
             # one message: straight to C++ (latest, small reads)
@@ -250,18 +252,18 @@ class FlightServer(flight.FlightServerBase):
 
     # -- writes ----------------------------------------------------------------------
 
+    @handler("DoPut")
     def do_put(self, context, descriptor, reader, writer):
-        with translated("DoPut"):
-            command = self._command(descriptor, ("write",))
+        command = self._command(descriptor, ("write",))
         self.count(puts=1)
         puts.receive(self, command, reader, writer)
 
     # -- actions ---------------------------------------------------------------------
 
+    @handler("DoAction")
     def do_action(self, context, action):
-        with translated("DoAction"):
-            body = action.body.to_pybytes() if action.body is not None else b""
-            result = actions.run_action(self, action.type, body)
+        body = action.body.to_pybytes() if action.body is not None else b""
+        result = actions.run_action(self, action.type, body)
         self.count(actions=1)
         return [result]
 
@@ -270,25 +272,24 @@ class FlightServer(flight.FlightServerBase):
 
     # -- live subscriptions --------------------------------------------------------
 
+    @handler("DoExchange")
     def do_exchange(self, context, descriptor, reader, writer):
-        with translated("DoExchange"):
-            command = self._command(descriptor, ("subscribe",))
-            if self._stopping.is_set():
-                raise flight.FlightUnavailableError("the server is shutting down")
-            subscription = Subscription(
-                self.engine,
-                command.table,
-                max_bytes=self.subscriber_max_bytes,
-                **command.args,
-            )
+        command = self._command(descriptor, ("subscribe",))
+        if self._stopping.is_set():
+            raise flight.FlightUnavailableError("the server is shutting down")
+        subscription = Subscription(
+            self.engine,
+            command.table,
+            max_bytes=self.subscriber_max_bytes,
+            **command.args,
+        )
         with self._lock:
             self._subscriptions.add(subscription)
         try:
-            with translated("DoExchange"):
-                subscription.start()
-                writer.begin(subscription.schema)
-                writer.write_metadata(_json({"subscribed": command.table}))
-                self._pump(subscription, context, writer)
+            subscription.start()
+            writer.begin(subscription.schema)
+            writer.write_metadata(_json({"subscribed": command.table}))
+            self._pump(subscription, context, writer)
         finally:
             subscription.close()
             with self._lock:
