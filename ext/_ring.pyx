@@ -84,12 +84,13 @@ cdef extern from *:
     }
 
     /* The order check of a batch of times is a subtraction, not a comparison:
-       SSE2 and AVX2 have no cheap 64-bit signed compare, but while every time lies
-       in [-2**62, 2**62) (years 1824-2116 in ns) t[i] - t[i-1] - eps cannot
-       overflow, and its sign bit says whether t[i] < t[i-1] + eps. A time outside
-       that range also sets the sign bit of t + 2**62, so "bad" below means "not
-       proven in order" and the caller settles it with an exact scan. eps is 1 for
-       strictly increasing times, 0 when equal times are allowed. */
+       SSE2 has no 64-bit signed compare (compilers fall back to scalar code), but
+       while every time lies in [-2**62, 2**62) (years 1824-2116 in ns)
+       t[i] - t[i-1] - eps cannot overflow, and its sign bit says whether
+       t[i] < t[i-1] + eps. A time outside that range also sets the sign bit of
+       t + 2**62, so "bad" below means "not proven in order" and the caller settles
+       it with an exact scan. eps is 1 for strictly increasing times, 0 when equal
+       times are allowed. */
     #define TSE_RANGE_OFFSET ((uint64_t)1 << 62)
 
     static int tse_times_fast_ok(const int64_t* t, size_t n, uint64_t eps) {
