@@ -301,3 +301,23 @@ def scatter_direct(list buffers, codes, const int64_t[::1] offsets,
         return _scatter(buffers, &offsets[0], &src, &c32[0], n, nf)
     c64 = codes
     return _scatter(buffers, &offsets[0], &src, &c64[0], n, nf)
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+def short_of_room(list buffers, const int64_t[::1] offsets):
+    """Groups whose rows do not fit in their ring's free slots but fit in the ring.
+
+    Group ``g`` has ``offsets[g + 1] - offsets[g]`` rows for ``buffers[g]``. Sealing
+    the oldest points of these rings first lets one scatter store every in-order
+    group, instead of sending each full ring down the per-series path.
+    """
+    cdef Py_ssize_t g, n
+    cdef SeriesBuffer buf
+    cdef list out = []
+    for g in range(len(buffers)):
+        buf = <SeriesBuffer> buffers[g]
+        n = offsets[g + 1] - offsets[g]
+        if buf.capacity - buf.count < n <= buf.capacity:
+            out.append(g)
+    return out

@@ -20,6 +20,7 @@ from tsengine._native._ring import (
     publish_all,
     scatter_direct,
     scatter_in_order,
+    short_of_room,
 )
 from tsengine.core import merge as mg
 from tsengine.core.chunk import SealedChunk, seal
@@ -248,6 +249,12 @@ class Table:
                 self.write_rows(buffers[g], rows.slice(lo, hi))
             return buffers
         rows = self._gather(batch, None)
+        # Full rings seal their oldest quarters first (as the per-series path would
+        # when room runs out), so in-order groups still go in with one scatter
+        for g in short_of_room(buffers, offsets):
+            buf, need = buffers[g], int(offsets[g + 1] - offsets[g])
+            while buf.capacity - buf.count < need:
+                self.seal_oldest(buf)
         slow = scatter_direct(
             buffers, codes, offsets, rows.times, rows.cols, rows.valids
         )
