@@ -414,3 +414,20 @@ def test_integer_too_large_for_any_field_is_a_schema_error():
     with pytest.raises(tsengine.SchemaError, match="'n'"):
         e.write("t", {"time": [1], "n": [2**64]})
     assert e.tables() == []
+    with pytest.raises(tsengine.SchemaError, match=str(2**64)):
+        e.write("t", {"time": [1, 2], "n": [5, 2**64]})
+
+
+def test_python_ints_past_int64_fill_a_uint64_field():
+    """Python ints in [2**63, 2**64) are uint64: pyarrow alone infers int64 and
+    overflows on them."""
+    e = tsengine.Engine()
+    e.create_table("t", fields={"u": "uint64", "i": "int64"})
+    e.write("t", {"time": [1, 2], "u": [2**64 - 1, 2**63]})
+    e.series("t").append(0, u=2**63 + 7)  # out of order: through Engine.write
+    assert e.read("t").column("u").to_pylist() == [2**63 + 7, 2**64 - 1, 2**63]
+    with pytest.raises(tsengine.SchemaError, match="'i' is int64"):
+        e.write("t", {"time": [3], "i": [2**63]})
+    inferred = tsengine.Engine()
+    inferred.write("n", {"time": [1], "u": [2**63]})
+    assert inferred.schema("n").field("u").type == pa.uint64()

@@ -29,8 +29,8 @@ def random_point(rng: np.random.Generator, t: int) -> tuple[tuple, dict]:
     values = [
         float(rng.random()),
         int(rng.integers(-(2**40), 2**40)),
-        # below 2**63: Engine.write infers int64 from a list of Python ints
-        int(rng.integers(0, 2**63)),
+        # the whole uint64 range: also through Engine.write, from Python ints
+        int(rng.integers(0, 2**64, dtype=np.uint64)),
         bool(rng.random() < 0.5),
         f"s{t}",
     ]

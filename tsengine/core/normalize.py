@@ -7,6 +7,7 @@ long format: one row per (time, series), tags as columns.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -79,17 +80,28 @@ def to_arrow(data: Any, table: str) -> pa.Table:
 def _array(values: Any, name: Any, table: str, from_pandas: bool) -> pa.Array:
     """``pa.array`` whose failures (mixed types, overflow) are SchemaErrors that
     name the column; pyarrow's own message names the value."""
-    try:
-        return pa.array(values, from_pandas=from_pandas)
-    except (
+    errors = (
         pa.ArrowInvalid,
         pa.ArrowTypeError,
         pa.ArrowNotImplementedError,
         OverflowError,
-    ) as exc:
-        raise SchemaError(
-            f"column {name!r} for table {table!r} cannot be converted: {exc}"
-        ) from None
+    )
+    try:
+        return pa.array(values, from_pandas=from_pandas)
+    except errors as exc:
+        error = exc
+    if isinstance(values, list | tuple):
+        # pyarrow infers int64 for Python ints: values in [2**63, 2**64) are uint64
+        with contextlib.suppress(*errors):
+            return pa.array(values, type=pa.uint64(), from_pandas=from_pandas)
+        big = next(
+            (v for v in values if type(v) is int and not -(2**63) <= v < 2**64), None
+        )
+        if big is not None:
+            error = f"{big!r} is outside the int64 and uint64 ranges"
+    raise SchemaError(
+        f"column {name!r} for table {table!r} cannot be converted: {error}"
+    ) from None
 
 
 def _pandas_to_arrow(df: Any, table: str) -> pa.Table:
