@@ -62,7 +62,9 @@ cdef class PointWriter:
             self._buf = buf
         self._acquire()
         try:
-            stored = buf.nfields == self._nfields and buf._append_point(t, row)
+            # fast_ok again under the lock: close() and drop_table() clear it there
+            stored = (self._clock.fast_ok and buf.nfields == self._nfields
+                      and buf._append_point(t, row))
             if stored:
                 self._clock.commit(buf)
         finally:

@@ -302,6 +302,30 @@ def test_closed_engine_refuses_work(engine):
         engine.read("pump")
 
 
+def test_series_handles_refuse_writes_after_close_and_drop():
+    """The per-series fast paths bypass Engine.write: once the engine is closed or
+    the table dropped they must refuse, not acknowledge points that land nowhere."""
+    e = tsengine.Engine()
+    e.create_table("t", tags=["s"], fields={"v": "float64"})
+    s = e.series("t", s="a")
+    s.extend(np.arange(10), v=np.ones(10))  # the ring exists: fast paths apply
+    s.append(10, v=1.0)
+    e.close()
+    with pytest.raises(tsengine.ClosedError):
+        s.append(100, v=1.0)
+    with pytest.raises(tsengine.ClosedError):
+        s.extend(np.array([200, 201]), v=np.ones(2))
+
+    e = tsengine.Engine()
+    e.create_table("t", tags=["s"], fields={"v": "float64"})
+    s = e.series("t", s="a")
+    s.extend(np.arange(10), v=np.ones(10))
+    e.drop_table("t")
+    s.append(100, v=2.0)  # goes through Engine.write: a new table "t"
+    s.extend(np.array([200, 201]), v=np.ones(2))
+    assert e.read("t").column("time").cast(pa.int64()).to_pylist() == [100, 200, 201]
+
+
 def test_sealed_chunks_are_compressed_and_read_back_identically(shared_data):
     import pandas as pd
 
@@ -364,6 +388,12 @@ def test_sealed_chunks_are_compressed_and_read_back_identically(shared_data):
 def test_drop_table_in_memory():
     e = tsengine.Engine()
     e.write("t", {"time": [1], "v": [1.0]})
+    e.create_rollup("r", "t", "1s", {"v": ["count"]})
+    for name in ("t", "r"):  # the rollup's source and its output
+        with pytest.raises(tsengine.SchemaError, match="'r'"):
+            e.drop_table(name)
+    e.drop_rollup("r")  # its table stays, as a plain table
+    e.drop_table("r")
     e.drop_table("t")
     assert e.tables() == []
     with pytest.raises(tsengine.TableNotFoundError, match="'t'"):

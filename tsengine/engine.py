@@ -158,12 +158,20 @@ class Engine(ReadPath, WritePath):
         ------
         TableNotFoundError
             No such table.
+        SchemaError
+            A rollup reads or writes the table: drop it first (``drop_rollup``).
         Error
             On a durable engine: dropping is not logged yet, so the table would come
             back at the next open. Known gap: the log needs a drop record.
         """
         with self._ddl_lock:
             table = self._table(name)
+            users = self._rollups.users_of(name)
+            if users:
+                raise SchemaError(
+                    f"table {name!r} belongs to rollup(s) {users!r} (as their source "
+                    "or output); drop them first with drop_rollup"
+                )
             if self._store is not None:
                 raise Error(
                     f"drop_table({name!r}) is not supported on a durable engine yet: "
@@ -171,6 +179,7 @@ class Engine(ReadPath, WritePath):
                     "reappear when the engine reopens"
                 )
             with table.lock:
+                table.fast_ok = False  # Series handles of it must not store on
                 del self._tables[name]
                 self._listeners.pop(name, None)
 
@@ -300,6 +309,9 @@ class Engine(ReadPath, WritePath):
                 return
             self._rollups.close()
             self._compactor.close()
+            for table in self._tables.values():
+                with table.lock:  # Series fast paths check this under the lock
+                    table.fast_ok = False
             if self._store is not None:
                 self._store.checkpoint(self)
                 self._store.close()

@@ -85,7 +85,7 @@ class Series(PointWriter):
         times = np.ascontiguousarray(times)
         with table.lock:
             buf = table.series.get(self._key)
-            if buf is None or not buf.append_checked(times, cols):
+            if not table.fast_ok or buf is None or not buf.append_checked(times, cols):
                 return False
             table.publish([buf])
         return True

@@ -126,6 +126,14 @@ class Rollups:
         live.sync()  # windows of writes that returned before are not "from now on"
         return live.hub.add(sub)
 
+    def users_of(self, table: str) -> list[str]:
+        """Rollups that read ``table`` or write it (their own or late-points table)."""
+        with self._lock:
+            specs = [live.spec for live in self._live.values()]
+        return sorted(
+            s.name for s in specs if table in (s.source, s.name, s.side_table)
+        )
+
     def sync(self, table: str | None = None) -> None:
         """Bring the rollups writing to ``table`` (all if None) up to date with
         every committed source write (see :mod:`tsengine.rollup.live`); a rollup
