@@ -249,6 +249,9 @@ def test_errors_name_what_is_wrong(tmp_path):
         read_csv(path, time_column="nope")
     with pytest.raises(SchemaError, match="'site'"):
         read_csv(path, time_column="t", time_unit="s", tags=["site"])
+    twice = write(tmp_path, "t,v,v\n1,2,3\n", "twice.csv")
+    with pytest.raises(SchemaError, match=r"\['v'\] appear more than once"):
+        read_csv(twice, time_column="t", time_unit="s")
     with pytest.raises(ValueError, match="column_names"):
         read_csv(path, time_column="t", header=False)
     with pytest.raises(ValueError, match="separator"):

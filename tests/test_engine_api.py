@@ -461,3 +461,17 @@ def test_python_ints_past_int64_fill_a_uint64_field():
     inferred = tsengine.Engine()
     inferred.write("n", {"time": [1], "u": [2**63]})
     assert inferred.schema("n").field("u").type == pa.uint64()
+
+
+def test_duplicate_column_names_and_unencodable_strings_are_schema_errors():
+    e = tsengine.Engine()
+    for names in (["time", "v", "v"], ["time", "time", "v"]):
+        arrays = [pa.array([0, 1]), pa.array([1.0, 2.0]), pa.array([3.0, 4.0])]
+        table = pa.Table.from_arrays(arrays, names=names)
+        with pytest.raises(tsengine.SchemaError, match="duplicate columns"):
+            e.write("t", table)
+        with pytest.raises(tsengine.SchemaError, match="duplicate columns"):
+            e.write("t", table.to_batches()[0])
+    with pytest.raises(tsengine.SchemaError, match="'asset'"):
+        e.write("t", {"time": [0], "asset": ["P-\udcff"], "v": [1.0]})
+    assert e.tables() == []

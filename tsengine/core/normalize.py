@@ -61,9 +61,9 @@ class Batch:
 def to_arrow(data: Any, table: str) -> pa.Table:
     """Convert any accepted input to a pyarrow Table, keeping NaN distinct from null."""
     if isinstance(data, pa.Table):
-        return data
+        return _unique_names(data, table)
     if isinstance(data, pa.RecordBatch):
-        return pa.Table.from_batches([data])
+        return _unique_names(pa.Table.from_batches([data]), table)
     module = type(data).__module__.split(".")[0]
     if module == "polars":
         return data.to_arrow()
@@ -77,6 +77,15 @@ def to_arrow(data: Any, table: str) -> pa.Table:
     )
 
 
+def _unique_names(data: pa.Table, table: str) -> pa.Table:
+    """``data``, refused when two columns share a name (Arrow allows it)."""
+    names = data.column_names
+    if len(set(names)) != len(names):
+        twice = sorted({n for n in names if names.count(n) > 1})
+        raise SchemaError(f"batch for table {table!r} has duplicate columns {twice!r}")
+    return data
+
+
 def _array(values: Any, name: Any, table: str, from_pandas: bool) -> pa.Array:
     """``pa.array`` whose failures (mixed types, overflow) are SchemaErrors that
     name the column; pyarrow's own message names the value."""
@@ -85,6 +94,7 @@ def _array(values: Any, name: Any, table: str, from_pandas: bool) -> pa.Array:
         pa.ArrowTypeError,
         pa.ArrowNotImplementedError,
         OverflowError,
+        UnicodeError,  # a str with a lone surrogate has no UTF-8 form
     )
     try:
         return pa.array(values, from_pandas=from_pandas)

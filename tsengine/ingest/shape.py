@@ -200,12 +200,15 @@ def to_ingest_table(
     Raises
     ------
     SchemaError
-        A named column is missing, or a column other than the time column is called
-        ``time``.
+        A named column is missing, a name appears twice, or a column other than the
+        time column is called ``time``.
     TimestampError
         A time is empty, unparsable or outside the int64 ns range.
     """
     names = table.column_names
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise SchemaError(f"columns {twice!r} appear more than once in {names!r}")
     missing = [c for c in (time_column, *tags) if c not in names]
     if missing:
         raise SchemaError(f"columns {missing!r} not found; the table has {names!r}")
