@@ -307,6 +307,25 @@ def test_damaged_manifest_refuses_to_open_clearly(tmp_path):
     manifest.write_text(manifest.read_text().replace('"wal_seq": ', '"wal_seq": 1'))
     with pytest.raises(CorruptionError, match="manifest.json"):
         reopen(tmp_path / "e")
+    manifest.write_text("[]")  # valid JSON, not a manifest
+    with pytest.raises(CorruptionError, match="manifest.json"):
+        reopen(tmp_path / "e")
+
+
+def test_a_missing_segment_is_reported_and_the_engine_still_works(tmp_path):
+    engine = tsengine.Engine(tmp_path / "e", durability="sync")
+    engine.write("t", {"time": np.arange(1000), "v": np.ones(1000)})
+    engine.close()  # the checkpoint writes the points to a segment
+    (segment,) = (tmp_path / "e" / SEGMENT_DIR).glob("*.seg")
+    segment.unlink()
+    with pytest.warns(StorageWarning, match=segment.name):
+        engine = reopen(tmp_path / "e")
+    assert engine.read("t").num_rows == 0  # lost with the file, and said so
+    engine.write("t", {"time": [5000], "v": [2.0]})
+    engine.close()  # a checkpoint retires the missing file without failing
+    engine = reopen(tmp_path / "e")
+    assert engine.read("t").column("v").to_pylist() == [2.0]
+    engine.close()
 
 
 # -- housekeeping ---------------------------------------------------------------------

@@ -12,6 +12,7 @@ memory.
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 from tsengine.core.merge import Rows
@@ -210,7 +211,9 @@ class SegmentCatalog:
         # A damaged file is kept aside for inspection rather than deleted
         path = self.directory / name
         if name in self.damaged:
-            path.replace(path.with_name(name + ".damaged"))
+            # (a segment found missing at open has nothing to keep aside)
+            with contextlib.suppress(FileNotFoundError):
+                path.replace(path.with_name(name + ".damaged"))
         else:
             path.unlink(missing_ok=True)
         del self.contents[name]

@@ -135,7 +135,7 @@ def load_manifest(directory: str | Path) -> Manifest | None:
     try:
         body = json.loads(raw)
         crc = body.pop("crc32")
-    except (ValueError, AttributeError, KeyError) as exc:
+    except (ValueError, AttributeError, KeyError, TypeError) as exc:
         raise corruption(path, 0, f"manifest is not valid: {exc!r}") from exc
     if crc32(_canonical(body)) != crc:
         raise corruption(path, 0, "manifest crc32 mismatch")
