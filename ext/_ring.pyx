@@ -23,6 +23,8 @@ from cpython.ref cimport PyObject
 
 import numpy as np
 
+from tsengine.errors import SchemaError
+
 cimport numpy as cnp
 
 cnp.import_array()
@@ -445,25 +447,25 @@ cdef object _copy_wrapped(object arr, Py_ssize_t pos, Py_ssize_t first, Py_ssize
 
 
 cdef int _check_value(int kind, object v) except -1:
-    """Raise TypeError/OverflowError unless ``v`` can be stored in a ``kind`` field."""
+    """Raise SchemaError (a ValueError) unless ``v`` can be stored in a ``kind`` field."""
     if kind == K_F8:
         if type(v) is float:
             return 0
         if isinstance(v, (bool, np.bool_)) or not isinstance(
                 v, (float, int, np.floating, np.integer)):
-            raise TypeError(f"value {v!r} is not a number for a float64 field")
+            raise SchemaError(f"value {v!r} is not a number for a float64 field")
     elif kind == K_I8 or kind == K_U8:
         name = "int64" if kind == K_I8 else "uint64"
         if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)):
-            raise TypeError(f"value {v!r} is not an integer for a {name} field")
+            raise SchemaError(f"value {v!r} is not an integer for a {name} field")
         lo, hi = (-(2 ** 63), 2 ** 63 - 1) if kind == K_I8 else (0, 2 ** 64 - 1)
         if not lo <= v <= hi:
-            raise OverflowError(f"value {v!r} is outside the {name} range [{lo}, {hi}]")
+            raise SchemaError(f"value {v!r} is outside the {name} range [{lo}, {hi}]")
     elif kind == K_B1:
         if not isinstance(v, (bool, np.bool_)):
-            raise TypeError(f"value {v!r} is not a bool")
+            raise SchemaError(f"value {v!r} is not a bool")
     elif not isinstance(v, str):
-        raise TypeError(f"value {v!r} is not a string")
+        raise SchemaError(f"value {v!r} is not a string")
     return 0
 
 

@@ -281,7 +281,7 @@ def test_append_rejects_bad_values_without_storing(engine):
     s = engine.series("pump", site="A", asset="P-1")
     with pytest.raises(tsengine.SchemaError, match="'speed'"):
         s.append(1, speed=3.0)
-    with pytest.raises((TypeError, ValueError)):
+    with pytest.raises(tsengine.SchemaError, match="float64"):
         s.append(1, vibration="fast")
     assert engine.read("pump").num_rows == 0
 
@@ -475,3 +475,18 @@ def test_duplicate_column_names_and_unencodable_strings_are_schema_errors():
     with pytest.raises(tsengine.SchemaError, match="'asset'"):
         e.write("t", {"time": [0], "asset": ["P-\udcff"], "v": [1.0]})
     assert e.tables() == []
+
+
+def test_argument_and_field_limit_errors_are_tsengine_errors():
+    e = tsengine.Engine()
+    e.write("t", {"time": [0], "v": [1.0]})
+    with pytest.raises(tsengine.ArgumentError, match="n=0"):
+        e.latest("t", n=0)
+    with pytest.raises(tsengine.ArgumentError, match="'fast'"):
+        tsengine.Engine(durability="fast")
+    wide = b"m " + b",".join(b"f%d=1" % i for i in range(64)) + b" 1"
+    e.write_lines(wide)
+    for on_error in ("raise", "skip"):
+        with pytest.raises(tsengine.SchemaError, match="'m' has 65 fields"):
+            e.write_lines(b"m f0=2 2\nm g=1 3\n", on_error=on_error)
+    assert e.read("m").num_rows == 1  # nothing of the refused calls

@@ -6,6 +6,7 @@ endpoint, embedded in a Python service. See :class:`Engine`.
 
 from tsengine.engine import Engine
 from tsengine.errors import (
+    ArgumentError,
     BudgetError,
     ClosedError,
     CorruptionError,
@@ -32,6 +33,7 @@ def __getattr__(name: str):
 
 
 __all__ = [
+    "ArgumentError",
     "BudgetError",
     "ClosedError",
     "CorruptionError",

@@ -19,7 +19,13 @@ from tsengine.core.reading import ReadPath
 from tsengine.core.stats import table_stats
 from tsengine.core.table import Table
 from tsengine.core.writing import Listener, WritePath
-from tsengine.errors import ClosedError, Error, SchemaError, TableNotFoundError
+from tsengine.errors import (
+    ArgumentError,
+    ClosedError,
+    Error,
+    SchemaError,
+    TableNotFoundError,
+)
 from tsengine.rollup.manager import Rollups
 from tsengine.schema import DEFAULT_RING_CAPACITY, TableDef, parse_retention
 
@@ -62,7 +68,7 @@ class Engine(ReadPath, WritePath):
         **storage_options: Any,
     ) -> None:
         if durability not in ("sync", "interval", "none"):
-            raise ValueError(
+            raise ArgumentError(
                 f"durability {durability!r} must be 'sync', 'interval' or 'none'"
             )
         self._tables: dict[str, Table] = {}

@@ -27,6 +27,10 @@ class DuplicateError(Error, ValueError):
     """A point collides with a stored one under the ``"reject"`` duplicate policy."""
 
 
+class ArgumentError(Error, ValueError):
+    """An argument of a call is outside what it accepts (``latest(n=0)``)."""
+
+
 class TableNotFoundError(Error, LookupError):
     """A table, rollup or series that the request names does not exist."""
 

@@ -16,7 +16,7 @@ import pyarrow.compute as pc
 from tsengine.core import reader
 from tsengine.core.retention import clip_start, horizon
 from tsengine.core.table import Table
-from tsengine.errors import SchemaError
+from tsengine.errors import ArgumentError, SchemaError
 from tsengine.timeconv import to_ns
 
 
@@ -62,7 +62,7 @@ class ReadPath:
     ) -> pa.Table:
         """The ``n`` points with the greatest times of every matching series."""
         if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
-            raise ValueError(f"n={n!r} must be a positive integer")
+            raise ArgumentError(f"n={n!r} must be a positive integer")
         t = self._table(table)
         self._sync_rollups(table)
         self._expire(t, wait=False)

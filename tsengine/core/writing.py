@@ -149,6 +149,7 @@ class WritePath:
                     definition = TableDef.from_dict(definition.to_dict())
                     definition.tags += add_tags
                     definition.fields.update(add_fields)
+                    definition.validate()  # e.g. more fields than a table holds
             batch = normalize(data, definition, unit)
             if grow is None:
                 grouping = table.prepare(batch)

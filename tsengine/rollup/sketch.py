@@ -39,6 +39,7 @@ import numba
 import numpy as np
 
 from tsengine._config import NJIT
+from tsengine.errors import ArgumentError
 
 #: Default relative accuracy of rollup percentiles.
 DEFAULT_ALPHA = 0.01
@@ -66,7 +67,7 @@ def mapping(alpha: float) -> tuple[float, int]:
         or not isinstance(alpha, int | float)
         or not MIN_ALPHA <= alpha <= MAX_ALPHA
     ):
-        raise ValueError(
+        raise ArgumentError(
             f"sketch accuracy alpha={alpha!r} must be a number in "
             f"[{MIN_ALPHA}, {MAX_ALPHA}]"
         )
@@ -241,7 +242,7 @@ class DDSketch:
     def quantile(self, q: float) -> float:
         """Estimate of quantile ``q`` in [0, 1]; NaN for an empty sketch."""
         if not 0.0 <= q <= 1.0:
-            raise ValueError(f"quantile q={q!r} must be in [0, 1]")
+            raise ArgumentError(f"quantile q={q!r} must be in [0, 1]")
         keys = np.array(sorted(self._counts), dtype=np.int64)
         counts = np.array([self._counts[k] for k in keys.tolist()], dtype=np.int64)
         return float(

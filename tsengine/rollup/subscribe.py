@@ -25,6 +25,8 @@ from collections.abc import Callable
 
 import pyarrow as pa
 
+from tsengine.errors import ArgumentError
+
 #: Batches a subscriber may have waiting before the oldest is dropped.
 DEFAULT_MAXSIZE = 1024
 # How often a waiting reader looks whether the engine was closed, seconds
@@ -64,9 +66,9 @@ class Subscription:
             or not isinstance(timeout, int | float)
             or timeout < 0
         ):
-            raise ValueError(f"timeout={timeout!r} must be None or seconds >= 0")
+            raise ArgumentError(f"timeout={timeout!r} must be None or seconds >= 0")
         if isinstance(maxsize, bool) or not isinstance(maxsize, int) or maxsize < 1:
-            raise ValueError(f"maxsize={maxsize!r} must be a positive integer")
+            raise ArgumentError(f"maxsize={maxsize!r} must be a positive integer")
         self.name = name
         self.timeout = timeout
         self.maxsize = maxsize

@@ -31,7 +31,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple
 
-from tsengine.errors import CorruptionError
+from tsengine.errors import ArgumentError, CorruptionError
 from tsengine.storage import walformat as fmt
 from tsengine.storage._crc import crc32
 from tsengine.storage._fsio import fsync_dir, write_all
@@ -102,15 +102,15 @@ class WriteAheadLog:
         on_corruption: str = "report",
     ) -> None:
         if durability not in DURABILITY_MODES:
-            raise ValueError(
+            raise ArgumentError(
                 f"durability must be one of {DURABILITY_MODES}, got {durability!r}"
             )
         if not sync_interval > 0:
-            raise ValueError(
+            raise ArgumentError(
                 f"sync_interval must be > 0 seconds, got {sync_interval!r}"
             )
         if on_corruption not in ("report", "raise"):
-            raise ValueError(
+            raise ArgumentError(
                 f"on_corruption must be 'report' or 'raise', got {on_corruption!r}"
             )
         self.directory = Path(directory)
