@@ -477,3 +477,17 @@ def test_plain_chunks_are_written_compressed_once(tmp_path, monkeypatch):
     twins = [c for buf in engine._tables["pump"].series.values() for c in buf.sealed]
     assert all(c.encoded for c in twins)
     assert_next_checkpoint_adds_only_new_rows(engine, oracle, rng, tmp_path, first)
+
+
+def test_a_file_where_the_log_directory_belongs_is_a_storage_error(tmp_path):
+    engine = tsengine.Engine(tmp_path / "e", durability="sync")
+    engine.write("t", {"time": [1], "v": [1.0]})
+    engine.close()
+    for log in (tmp_path / "e" / WAL_DIR).iterdir():
+        log.unlink()
+    (tmp_path / "e" / WAL_DIR).rmdir()
+    (tmp_path / "e" / WAL_DIR).write_text("not a directory")
+    with pytest.raises(StorageError, match=WAL_DIR):
+        reopen(tmp_path / "e")
+    (tmp_path / "e" / WAL_DIR).unlink()
+    reopen(tmp_path / "e").close()  # the directory lock was released

@@ -88,7 +88,14 @@ class DurableStore:
         self.checkpoint_bytes = int(checkpoint_bytes)
         #: Damage found at open: CorruptionError values naming file and byte offset.
         self.errors: list[CorruptionError] = []
-        (self.path / SEGMENT_DIR).mkdir(parents=True, exist_ok=True)
+        for sub in (SEGMENT_DIR, WAL_DIR):
+            try:
+                (self.path / sub).mkdir(parents=True, exist_ok=True)
+            except OSError as exc:  # e.g. a file where the directory belongs
+                raise StorageError(
+                    f"cannot use {str(self.path / sub)!r} as a directory: "
+                    f"{exc.strerror or exc}"
+                ) from None
         self._lock_fd = _lock_directory(self.path)
         self._engine = None
         self._checkpoint_lock = threading.Lock()

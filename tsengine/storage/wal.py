@@ -161,10 +161,13 @@ class WriteAheadLog:
 
         for scan in scans:
             if scan.torn_at is not None:
+                # Known gap: a complete last record damaged after it was written
+                # looks the same as an interrupted append and is cut off as one
                 warnings.warn(
                     f"write-ahead log {str(scan.path)!r}: torn last record at byte "
                     f"offset {scan.torn_at} cut off ({scan.size - scan.torn_at} "
-                    "bytes of an interrupted append)",
+                    f"bytes, {scan.torn_reason}): an interrupted append leaves "
+                    "this; if that write had returned, the log was damaged",
                     StorageWarning,
                     stacklevel=3,
                 )

@@ -95,6 +95,7 @@ class FileScan:
     records: list[RecordLocation] = field(default_factory=list)
     errors: list[CorruptionError] = field(default_factory=list)
     torn_at: int | None = None
+    torn_reason: str = ""  # what the check of the torn record found
 
     @property
     def last_seq(self) -> int | None:
@@ -192,7 +193,7 @@ def scan_file(path: Path, data: bytes, *, is_last: bool, prev_seq: int) -> FileS
             continue
         resume = _next_valid(data, pos)
         if resume is None and is_last:
-            scan.torn_at = pos
+            scan.torn_at, scan.torn_reason = pos, found
             break
         stop = len(data) if resume is None else resume
         scan.errors.append(
