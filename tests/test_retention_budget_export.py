@@ -65,6 +65,18 @@ def test_memory_budget_refuses_with_a_clear_error_and_stores_nothing():
     assert isinstance(tsengine.BudgetError("x"), MemoryError)
 
 
+def test_quick_writes_between_footprint_scans_do_not_overshoot_the_budget():
+    """The footprint is rescanned at most every 50 ms; writes admitted in between
+    must count, or a burst of them runs far past the budget."""
+    budget = 20_000_000
+    e = tsengine.Engine(memory_budget=budget, budget_timeout=0.05)
+    batch = {"time": np.arange(100_000), "v": np.ones(100_000)}  # ~1.6 MB each
+    with pytest.raises(tsengine.BudgetError):
+        for k in range(100):
+            e.write(f"b{k}", batch)
+    assert e._budget.used(fresh=True) <= budget
+
+
 def test_parquet_export_reads_back_identically(tmp_path):
     e = tsengine.Engine()
     n = 1000

@@ -60,12 +60,14 @@ class MemoryBudget:
     def admit(self, incoming: int) -> None:
         """Return when ``incoming`` more bytes fit; else wait, then raise."""
         if self.used() + incoming <= self.limit:
+            self._used += incoming  # until the next scan: writes between scans add up
             return
         deadline = time.monotonic() + self.timeout
         self.waits += 1
         while True:
             used = self.used(fresh=True)
             if used + incoming <= self.limit:
+                self._used += incoming
                 return
             if time.monotonic() >= deadline:
                 self.refusals += 1
