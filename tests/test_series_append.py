@@ -100,3 +100,15 @@ def test_unknown_field_and_too_many_values_are_schema_errors():
     with pytest.raises(tsengine.SchemaError):
         s.append(1, 1.0, 2, 3, True, "x", 9)
     assert e.read("t").num_rows == 0
+
+
+def test_a_python_int_for_a_float_field_is_stored_on_every_path():
+    """The native path stores an int into a float64 field; the first point of a
+    series and out-of-order points go through Engine.write and must too."""
+    e = tsengine.Engine()
+    e.create_table("p", tags=["k"], fields={"f": "float64"})
+    s = e.series("p", k="a")
+    s.append(5, f=3)  # no ring yet: through Engine.write
+    s.append(6, f=4)  # native
+    s.append(1, f=2)  # out of order: through Engine.write
+    assert e.read("p").column("f").to_pylist() == [2.0, 3.0, 4.0]

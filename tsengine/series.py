@@ -57,9 +57,14 @@ class Series(PointWriter):
         """Every append the native path declines: same checks, through write()."""
         t = to_ns(time)
         row = self._row(values, fields)
+        kinds = self._table.definition.fields
         self.extend(
             np.array([t], dtype=np.int64),
-            **{name: [v] for name, v in zip(self._fields, row) if v is not None},
+            **{
+                name: [_as_stored(kinds.get(name), v)]
+                for name, v in zip(self._fields, row)
+                if v is not None
+            },
         )
 
     def _extend_fast(self, times: Any, fields: dict[str, Any]) -> bool:
@@ -125,3 +130,11 @@ class Series(PointWriter):
             data[tag] = np.full(len(t), value, dtype=object)
         data.update(fields)
         return self._engine.write(self.table, data)
+
+
+def _as_stored(kind: str | None, value: Any) -> Any:
+    """A Python int for a float64 field as a float, as the native path stores it
+    (a list of ints alone would arrive as int64 and clash with the field)."""
+    if kind == "float64" and type(value) is int:
+        return float(value)
+    return value
