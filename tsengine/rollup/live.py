@@ -167,11 +167,11 @@ class LiveRollup:
         a write off the queue until its output is pending or written. Whatever
         the worker is doing, one of the three shows it.
         """
-        return (
-            not self._queue
-            and not (self._marks or self._side or self._frontier is not None)
-            and not self.lock.locked()
-        )
+        return not self._queue and not self._pending() and not self.lock.locked()
+
+    def _pending(self) -> bool:
+        """Whether taken-in writes left output not yet written."""
+        return bool(self._marks or self._side) or self._frontier is not None
 
     def stop(self) -> None:
         """Bring the rollup up to date, then end the worker and refuse new writes."""
@@ -189,7 +189,7 @@ class LiveRollup:
         while True:
             with self._cond:
                 while not self._queue and not self._stopped:
-                    if self._marks or self._side or self._frontier is not None:
+                    if self._pending():
                         wait = EMIT_INTERVAL - (time.monotonic() - self._emitted)
                         if wait <= 0:
                             break
@@ -202,7 +202,7 @@ class LiveRollup:
             with self.lock:
                 self._take_one()  # one write at a time: output stays due on time
                 due = time.monotonic() - self._emitted >= EMIT_INTERVAL
-                pending = bool(self._marks or self._side) or self._frontier is not None
+                pending = self._pending()
             if due and pending:
                 with engine._ddl_lock, self.lock:
                     if self._stopped or engine._closed:
@@ -241,7 +241,7 @@ class LiveRollup:
         spec, state = self.spec, self.state
         tags = self.engine.definition(spec.source).tags
         before = state.first_open
-        result = state.ingest(data, tags, False)
+        result = state.ingest(data, tags)
         self.rows_in += data.num_rows
         self.out_of_range += result.n_invalid
 
@@ -336,7 +336,7 @@ class LiveRollup:
             latest = _latest_time(engine, spec.source)
             if latest is not None:
                 before = state.first_open
-                state.advance(latest, False)
+                state.advance(latest)
                 if state.first_open != before:
                     self._marks.append(state.first_open)
             self._flush(publish=False)

@@ -10,7 +10,9 @@ How a batch is taken in (:meth:`WindowState.ingest`):
    group -- the batch's own order when it already is, else a stable sort -- so a
    window's values are added in the order a query adds them.
 4. The watermark moves to the greatest time seen minus the lateness; every window
-   whose end is at or before it closes and becomes one output row.
+   whose end is at or before it closes to later rows. Closed windows stay in the
+   pool until :meth:`WindowState.close_windows` turns them into output rows, so
+   several batches' windows leave in one table.
 
 A batch is judged as a whole against the watermark from before it: points of one
 batch are never late relative to each other. State rows come from a pool that grows
@@ -60,9 +62,8 @@ class FieldPlan:
 
 @dataclass
 class Ingested:
-    """Outcome of one batch: closed windows and late rows."""
+    """Outcome of one batch: its late rows."""
 
-    closed: pa.Table | None  # time, by tags, aggregates by group then time; or None
     late: np.ndarray | None  # bool per input row; None if no row was late
     n_late: int = 0
     n_invalid: int = 0  # rows whose window would leave the int64 ns range
@@ -150,17 +151,16 @@ class WindowState:
 
     # -- ingest ----------------------------------------------------------------
 
-    def ingest(self, data: pa.Table, tags: list[str], close: bool = True) -> Ingested:
+    def ingest(self, data: pa.Table, tags: list[str]) -> Ingested:
         """Take in one batch of source rows (``time`` and any tags/fields).
 
         ``tags`` are the source's tag columns, whose order breaks ties in time between
-        series of one group. ``close=False`` moves the watermark but leaves the
-        windows it closes in the pool until :meth:`close_windows` (see
-        :meth:`advance`).
+        series of one group. The watermark moves (see :meth:`advance`); the windows
+        it closes wait in the pool for :meth:`close_windows`.
         """
         n = data.num_rows
         if n == 0:
-            return Ingested(None, None)
+            return Ingested(None)
         spec = self.spec
         t = _times(data)
         codes, lut, tuples = self.groups.batch(data)
@@ -211,9 +211,9 @@ class WindowState:
 
         # Watermark, then the windows it closes
         n_late, n_bad = int(out[K.OUT_LATE]), int(out[K.OUT_BAD])
-        closed = self.advance(int(out[K.OUT_TMAX]), close) if n_bad < n else None
+        if n_bad < n:
+            self.advance(int(out[K.OUT_TMAX]))
         return Ingested(
-            closed,
             (srow == -1) if n_late else None,
             n_late,
             n_bad,
@@ -243,25 +243,21 @@ class WindowState:
         """Treat windows before index ``first_open`` as closed (recovery)."""
         self.first_open = max(self.first_open, first_open)
 
-    def advance(self, max_time: int, close: bool = True) -> pa.Table | None:
-        """Note a source time (ns); return the rows of the windows this closes.
+    def advance(self, max_time: int) -> None:
+        """Note a source time (ns) and move the watermark.
 
-        With ``close=False`` the windows are closed to new rows (later rows in them
-        are late) but stay in the pool, returned by a later :meth:`close_windows`:
-        several batches' windows then leave in one table.
+        Windows it passes are closed to new rows (later rows in them are late) but
+        stay in the pool until :meth:`close_windows` returns them.
         """
         if self.max_time is None or max_time > self.max_time:
             self.max_time = max_time
         k = (self.watermark - self.spec.origin_ns) // self.spec.every_ns
         if k <= self.first_open:
-            return None  # no row is kept for a window before first_open
+            return  # no row is kept for a window before first_open
         self.first_open = min(k, I64_MAX)
-        if close:
-            return self.close_windows()
         # A group's cached window may be closed now: the next row looks it up again
         self._cache[:, 0] = I64_MAX
         self._cache[:, 1] = I64_MIN
-        return None
 
     # -- closing ---------------------------------------------------------------
 
