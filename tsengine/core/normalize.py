@@ -138,7 +138,7 @@ def _dict_to_arrow(data: dict, table: str) -> pa.Table:
     columns = {}
     for name, values in data.items():
         if isinstance(values, pa.ChunkedArray):
-            values = _one_array(values)
+            values = one_array(values)
         if not isinstance(values, pa.Array):
             arr = np.asarray(values) if not isinstance(values, list) else values
             if isinstance(arr, np.ndarray) and arr.ndim != 1:
@@ -229,7 +229,7 @@ def normalize(data: pa.Table, definition: TableDef, unit: str = "ns") -> Batch:
         A time is null or outside the int64 ns range.
     """
     _require_time(data, definition.name)
-    times = array_to_ns(_one_array(data.column("time")), unit=unit)
+    times = array_to_ns(one_array(data.column("time")), unit=unit)
     tags = {}
     for tag in definition.tags:
         if tag in data.column_names:
@@ -246,7 +246,7 @@ def normalize(data: pa.Table, definition: TableDef, unit: str = "ns") -> Batch:
     return Batch(times=np.ascontiguousarray(times), tags=tags, fields=fields)
 
 
-def _one_array(col: pa.ChunkedArray | pa.Array) -> pa.Array:
+def one_array(col: pa.ChunkedArray | pa.Array) -> pa.Array:
     """One contiguous array; a single chunk is used as is (``combine_chunks`` would
     copy it, and a fresh copy of a large batch costs a page fault per 4 KB)."""
     if not isinstance(col, pa.ChunkedArray):
@@ -255,7 +255,7 @@ def _one_array(col: pa.ChunkedArray | pa.Array) -> pa.Array:
 
 
 def _tag_array(col: pa.ChunkedArray, definition: TableDef, tag: str) -> pa.Array:
-    arr = _one_array(col)
+    arr = one_array(col)
     if pa.types.is_dictionary(arr.type):
         value_type = arr.type.value_type
         if pa.types.is_string(value_type) or pa.types.is_large_string(value_type):
@@ -273,7 +273,7 @@ def _tag_array(col: pa.ChunkedArray, definition: TableDef, tag: str) -> pa.Array
 
 
 def _field_column(col: pa.ChunkedArray, definition: TableDef, name: str) -> Column:
-    arr = _one_array(col)
+    arr = one_array(col)
     if pa.types.is_dictionary(arr.type):
         arr = arr.dictionary_decode()
     kind = definition.fields[name]

@@ -15,6 +15,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from tsengine.core.normalize import one_array
+
 # Presence tables up to this size are cheaper than sorting the combined codes
 _DENSE_LIMIT = 1 << 22
 
@@ -26,10 +28,7 @@ def sort_key(key: tuple) -> tuple:
 
 def column(data: pa.Table, name: str) -> pa.Array:
     """One array for a column, without a copy when it has a single chunk."""
-    col = data.column(name)
-    if isinstance(col, pa.ChunkedArray):
-        return col.chunk(0) if col.num_chunks == 1 else col.combine_chunks()
-    return col
+    return one_array(data.column(name))
 
 
 def _encoded(data: pa.Table, name: str) -> pa.DictionaryArray | None:
