@@ -31,9 +31,7 @@ boundary with ``from None``, so that traceback is the shortest pyarrow makes: tw
 frames, pyarrow's own callback and the boundary, with no server internals and no
 exception chain. On streaming calls (DoGet, DoPut, DoExchange) the pyarrow client
 repeats the server's message once more, as gRPC's debug context. The tsengine client
-keeps what comes before ``". Detail: "``. Servers of one earlier tsengine version
-sent these refusals as ``FlightServerError`` (UNKNOWN) with the status meant in
-``extra_info``; :func:`from_flight` reads those too.
+keeps what comes before ``". Detail: "``.
 """
 
 from __future__ import annotations
@@ -83,12 +81,6 @@ _FALLBACK: list[tuple[type, type]] = [
     (pa.ArrowNotImplementedError, UnsupportedError),
     (pa.ArrowInvalid, RequestError),
 ]
-# What servers of d3eb1b0's version meant by a FlightServerError's extra_info.
-_MEANT: dict[bytes, type] = {
-    b"NOT_FOUND": tse.TableNotFoundError,
-    b"INVALID_ARGUMENT": RequestError,
-    b"UNIMPLEMENTED": UnsupportedError,
-}
 _NAMED = re.compile(r"^(\w+Error): ")
 _KNOWN = {
     cls.__name__: cls
@@ -189,19 +181,15 @@ def handler(method: str) -> Callable[[Handler], Handler]:
 def from_flight(exc: BaseException) -> BaseException:
     """The tsengine exception a client raises for a Flight error ``exc``.
 
-    The class named at the start of the server's message wins; then the Flight
-    status (or, from a server of d3eb1b0's version, the status named in a
-    ``FlightServerError``'s ``extra_info``). What pyarrow appends after the server's
-    message (``". Detail: "`` and the server's traceback) is dropped.
+    The class named at the start of the server's message wins, then the Flight
+    status. What pyarrow appends after the server's message (``". Detail: "`` and
+    the server's traceback) is dropped.
     """
     message = str(exc).split(". Detail: ", 1)[0]
     message = message.split("\nDetail: ", 1)[0]
     match = _NAMED.match(message)
     if match and match.group(1) in _KNOWN:
         return _KNOWN[match.group(1)](message[match.end() :])
-    meant = getattr(exc, "extra_info", b"")
-    if isinstance(exc, flight.FlightServerError) and meant in _MEANT:
-        return _MEANT[meant](message)
     for status, cls in _FALLBACK:
         if isinstance(exc, status):
             return cls(message)
