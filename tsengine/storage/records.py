@@ -59,18 +59,54 @@ def decode_definition(payload: bytes | memoryview) -> dict:
     return definition
 
 
-def _ipc_bytes(data: pa.Table | pa.RecordBatch) -> pa.Buffer:
-    sink = pa.BufferOutputStream()
+class _Parts:
+    """A write-only stream that keeps what it is given instead of copying it.
+
+    pyarrow's IPC writer hands a Python sink its small metadata as ``bytes`` and the
+    column buffers as ``pyarrow.Buffer`` views of the table's own memory, so a
+    stream gathered here costs no copy of the data; ``writev`` then sends the views
+    to the kernel. The bytes are exactly those of an in-memory IPC stream.
+    """
+
+    closed = False
+
+    def __init__(self) -> None:
+        self.parts: list = []
+        self.size = 0
+
+    def write(self, data) -> int:
+        self.parts.append(data)
+        n = memoryview(data).nbytes
+        self.size += n
+        return n
+
+    def tell(self) -> int:
+        return self.size
+
+    def writable(self) -> bool:
+        return True
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def _ipc_parts(data: pa.Table | pa.RecordBatch) -> _Parts:
+    sink = _Parts()
     with pa.ipc.new_stream(sink, data.schema) as writer:
         writer.write(data)
-    return sink.getvalue()
+    return sink
 
 
 def encode_write(tables: Mapping[str, pa.Table | pa.RecordBatch]) -> list:
     """Serialise one write call to a list of byte parts (joined, they are the payload).
 
     Parts are returned instead of one joined buffer so the log can hand them to
-    ``writev`` without copying the Arrow data again.
+    ``writev`` without copying the Arrow data at all: the column buffers among them
+    are views of ``tables``' memory, which must stay unchanged until they are
+    written.
 
     Parameters
     ----------
@@ -89,9 +125,9 @@ def encode_write(tables: Mapping[str, pa.Table | pa.RecordBatch]) -> list:
                 f"RecordBatch, got {type(data).__name__}"
             )
         encoded_name = name.encode()
-        stream = _ipc_bytes(data)
+        stream = _ipc_parts(data)
         parts += [_U32.pack(len(encoded_name)), encoded_name, _U64.pack(stream.size)]
-        parts.append(stream)
+        parts += stream.parts
     return parts
 
 
