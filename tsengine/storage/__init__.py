@@ -5,7 +5,8 @@ Modules, from bytes up:
 - :mod:`~tsengine.storage.walformat` -- byte layout and validating scan of log files;
 - :mod:`~tsengine.storage.records` -- payloads of log records (definitions, writes);
 - :mod:`~tsengine.storage.wal` -- the log itself: append, durability modes, replay;
-- :mod:`~tsengine.storage.segment` -- immutable files of sealed, encoded chunks;
+- :mod:`~tsengine.storage.segmentformat` -- byte layout of segment files, chunk records;
+- :mod:`~tsengine.storage.segment` -- writing and reading those immutable files;
 - :mod:`~tsengine.storage.manifest` -- the directory layout and its atomic manifest;
 - :mod:`~tsengine.storage.blocks` -- series rows to encoded segment chunks and back;
 - :mod:`~tsengine.storage.durable` -- ``DurableStore``, what ``Engine(path)`` calls;

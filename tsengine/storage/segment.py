@@ -1,22 +1,12 @@
 """Segment files: immutable files of sealed chunks, each column an encoded block.
 
-Layout (little-endian)::
-
-    header   magic b"TSESEG" | u16 version | u32 crc32(previous 8 bytes)
-    chunk    magic b"CHNK" | u32 descriptor length | u32 crc32(descriptor)
-             | descriptor (JSON) | its blocks, back to back
-    ...
-    footer   per chunk: u64 offset | u32 descriptor length | u32 crc32(descriptor)
-    trailer  u64 footer offset | u32 footer length | u32 crc32(footer) | b"TSESEGFT"
-
-A descriptor names the table, series key (tag values), first and last time (int64
-ns), row count, free-form ``meta`` (JSON) and per block ``[name, offset, length,
-crc32]``. Blocks are opaque bytes (the column codecs' output). Chunks tile the file
-from the header to the footer, so every byte is under some checksum: a flipped byte
-anywhere is detected. The footer is the index (16 bytes per chunk); when it is damaged
-the reader walks the inline descriptors instead, so one bad byte never hides the other
-chunks. A damaged descriptor or block loses its own chunk only, with an error that
-names the file and the offset.
+:func:`write_segment` writes a file and :class:`SegmentReader` reads it back. The byte
+layout, :class:`Chunk` and :class:`ChunkEntry` are in
+:mod:`~tsengine.storage.segmentformat` (and importable from here). Every byte of a
+file is under some checksum. When the footer index is damaged the reader walks the
+inline descriptors instead, so one bad byte never hides the other chunks. A damaged
+descriptor or block loses its own chunk only, with an error that names the file and
+the offset.
 
 Files are written to a temporary name, fsynced, renamed and the directory fsynced, so
 a segment either exists whole or not at all.
@@ -28,7 +18,7 @@ import json
 import os
 import struct
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import NamedTuple
 
@@ -36,108 +26,20 @@ from tsengine.errors import CorruptionError
 from tsengine.storage._crc import crc32
 from tsengine.storage._fsio import atomic_write
 from tsengine.storage.diagnostics import StorageFormatError, corruption
-
-MAGIC = b"TSESEG"
-FORMAT_VERSION = 1
-HEADER = struct.Struct("<6sHI")
-CHUNK_HEAD = struct.Struct("<4sII")
-CHUNK_MAGIC = b"CHNK"
-TRAILER = struct.Struct("<QII8s")
-FOOTER_ENTRY = struct.Struct("<QII")
-TRAILER_MAGIC = b"TSESEGFT"
-
-
-@dataclass
-class Chunk:
-    """One sealed chunk of one series: metadata plus one encoded block per column.
-
-    ``blocks`` maps a column name to its bytes; the segment stores them verbatim.
-    ``t_min`` and ``t_max`` are int64 ns; ``meta`` must be JSON-compatible.
-    """
-
-    table: str
-    series_key: tuple
-    t_min: int
-    t_max: int
-    rows: int
-    blocks: dict[str, bytes]
-    meta: dict = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class ChunkEntry:
-    """Index entry of a chunk in a segment file; blocks are ``(name, offset,
-    length, crc32)`` with absolute byte offsets."""
-
-    offset: int
-    table: str
-    series_key: tuple
-    t_min: int
-    t_max: int
-    rows: int
-    meta: dict
-    blocks: tuple
-
-    @property
-    def end(self) -> int:
-        """Offset just past the chunk's last block."""
-        last = self.blocks[-1] if self.blocks else None
-        return last[1] + last[2] if last else self.blocks_start
-
-    @property
-    def blocks_start(self) -> int:
-        """Offset of the first block (just past the inline descriptor)."""
-        return self.offset + CHUNK_HEAD.size + len(_descriptor_bytes(self))
-
-
-def _descriptor(entry: ChunkEntry) -> dict:
-    return {
-        "table": entry.table,
-        "key": list(entry.series_key),
-        "t_min": entry.t_min,
-        "t_max": entry.t_max,
-        "rows": entry.rows,
-        "meta": entry.meta,
-        "blocks": [list(b) for b in entry.blocks],
-    }
-
-
-def _descriptor_bytes(entry: ChunkEntry) -> bytes:
-    return _dumps(_descriptor(entry))
-
-
-def _dumps(obj) -> bytes:
-    return json.dumps(
-        obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False
-    ).encode()
-
-
-def _entry(obj, offset: int) -> ChunkEntry:
-    """Build an entry from parsed descriptor JSON, checking every field's type."""
-    try:
-        blocks = tuple(
-            (str(n), int(o), int(ln), int(c)) for n, o, ln, c in obj["blocks"]
-        )
-        entry = ChunkEntry(
-            offset=offset,
-            table=obj["table"],
-            series_key=tuple(obj["key"]),
-            t_min=obj["t_min"],
-            t_max=obj["t_max"],
-            rows=obj["rows"],
-            meta=obj["meta"],
-            blocks=blocks,
-        )
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ValueError(f"malformed chunk descriptor: {exc!r}") from exc
-    if not isinstance(obj["key"], list):
-        raise ValueError("chunk descriptor key is not a list")
-    ints = (entry.t_min, entry.t_max, entry.rows)
-    if not isinstance(entry.table, str) or not all(type(v) is int for v in ints):
-        raise ValueError("malformed chunk descriptor field types")
-    if not isinstance(entry.meta, dict):
-        raise ValueError("chunk descriptor meta is not an object")
-    return entry
+from tsengine.storage.segmentformat import (
+    CHUNK_HEAD,
+    CHUNK_MAGIC,
+    FOOTER_ENTRY,
+    FORMAT_VERSION,
+    HEADER,
+    MAGIC,
+    TRAILER,
+    TRAILER_MAGIC,
+    Chunk,
+    ChunkEntry,
+    descriptor_bytes,
+    entry_from_descriptor,
+)
 
 
 class SegmentInfo(NamedTuple):
@@ -212,7 +114,7 @@ def _place_blocks(entry: ChunkEntry, blocks: dict) -> tuple[ChunkEntry, bytes]:
             placed.append((name, at, length, crc))
             at += length
         candidate = replace(entry, blocks=tuple(placed))
-        desc = _descriptor_bytes(candidate)
+        desc = descriptor_bytes(candidate)
         if len(desc) == desc_len:
             return candidate, desc
         desc_len = len(desc)
@@ -342,7 +244,7 @@ class SegmentReader:
         if magic != CHUNK_MAGIC or len(raw) != length or crc32(raw) != crc:
             return None
         try:
-            entry = _entry(json.loads(raw), base + pos)
+            entry = entry_from_descriptor(json.loads(raw), base + pos)
         except ValueError:
             return None
         if entry.blocks_start != base + pos + CHUNK_HEAD.size + length:
