@@ -8,6 +8,12 @@ A checkpoint that finds a chunk still plain asks for its twin (:meth:`twin_of`)
 instead of writing raw arrays: the chunk is encoded once, by whichever thread comes
 first, and the worker later swaps in that same twin, so the segment and the engine
 agree on the chunk's identity and it is never written twice.
+
+Sealed chunks wait for the worker as plain arrays. When writes seal faster than the
+worker encodes, that backlog would grow without end (about 16 bytes a point), so
+writers wait (:meth:`Compactor.wait_for_room`) while it holds more than
+``max_backlog`` bytes: sustained ingest then runs at the rate compression keeps up
+with, and memory stays bounded.
 """
 
 from __future__ import annotations
@@ -19,11 +25,18 @@ from typing import Any
 
 from tsengine.core.chunk import SealedChunk
 
+#: Plain sealed bytes waiting for encoding at which writers wait for the worker.
+MAX_BACKLOG_BYTES = 256 << 20
+
 
 class Compactor:
     """One daemon thread encoding sealed chunks in the order they were sealed."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_backlog: int = MAX_BACKLOG_BYTES) -> None:
+        self.max_backlog = int(max_backlog)
+        #: Raw bytes of the queued chunks not yet encoded.
+        self.backlog = 0
+        self._room = threading.Condition(threading.Lock())
         self._queue: queue.Queue = queue.Queue()
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
@@ -55,7 +68,21 @@ class Compactor:
                         target=self._run, name="tsengine-compactor", daemon=True
                     )
                     self._thread.start()
+        with self._room:
+            self.backlog += chunk.raw_nbytes
         self._queue.put((table, buf, chunk))
+
+    def wait_for_room(self) -> None:
+        """Block while the backlog is over ``max_backlog`` bytes.
+
+        Call it holding no table lock: the worker needs them to swap chunks in.
+        Returns at once when the worker is not running (nothing can shrink it).
+        """
+        if self.backlog <= self.max_backlog:
+            return
+        with self._room:
+            while self.backlog > self.max_backlog and self._thread is not None:
+                self._room.wait(0.1)
 
     def drain(self) -> None:
         """Block until every queued chunk is encoded and swapped in."""
@@ -79,6 +106,10 @@ class Compactor:
             except Exception as exc:  # a failure leaves the plain chunk in place
                 self.errors.append(f"{type(exc).__name__}: {exc}")
             finally:
+                if item is not None:
+                    with self._room:
+                        self.backlog -= item[2].raw_nbytes
+                        self._room.notify_all()
                 self._queue.task_done()
 
     def _compact(self, table: Any, buf: Any, chunk: SealedChunk) -> None:

@@ -98,6 +98,12 @@ class WritePath:
         if self._budget is not None and _log:
             # Rows cost at least their Arrow size once stored: wait for room first.
             self._budget.admit(sum(t.nbytes for t in arrow.values()))
+        if not self._ddl_lock._is_owned():
+            # Let compression catch up first. Not for a write made while this
+            # thread holds the engine lock (a rollup writing its windows): it may
+            # hold a table lock the compactor needs, and it is bounded by the
+            # write that caused it.
+            self._compactor.wait_for_room()
         with ExitStack() as stack:
             stack.enter_context(self._ddl_lock)
             self._check_open()  # close() may have run while this call waited
