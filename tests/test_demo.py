@@ -307,3 +307,14 @@ def test_plain_view_and_summary_text():
     }
     text = "\n".join(summary_lines(summary))
     assert "1.31 M points/s" in text and "9.3x" in text and "128 1 s KPI rows" in text
+
+
+@pytest.mark.parametrize("rate", ["0", "-5", "30000"])
+def test_demo_refuses_a_bad_sample_rate_before_creating_anything(tmp_path, rate):
+    done = run_demo_cli(
+        "--sample-rate", rate,
+        "--data", str(tmp_path / "d"), "--out", str(tmp_path / "o"),
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert f"--sample-rate {rate}" in done.stderr
+    assert not (tmp_path / "d").exists() and not (tmp_path / "o").exists()

@@ -101,6 +101,16 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    rate = args.sample_rate
+    if rate < 1 or 1_000_000_000 % rate:
+        # checked here, before the demo creates its directories
+        print(
+            f"tsengine demo: error: --sample-rate {rate!r} must be a positive "
+            "divisor of 1e9 Hz (e.g. 1000, 20000, 50000), so samples fall on whole "
+            "nanoseconds",
+            file=sys.stderr,
+        )
+        return 2
     config = DemoConfig(
         duration=args.duration,
         data=args.data,
