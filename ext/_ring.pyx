@@ -29,19 +29,7 @@ cimport numpy as cnp
 
 cnp.import_array()
 
-# Column kinds, as stored in ``SeriesBuffer.kinds``.
-cdef enum:
-    K_F8 = 0
-    K_I8 = 1
-    K_U8 = 2
-    K_B1 = 3
-    K_OBJ = 4
-
-
-KIND_CODES = {"float64": K_F8, "int64": K_I8, "uint64": K_U8, "bool": K_B1,
-              "string": K_OBJ}
-_DTYPES = {K_F8: np.float64, K_I8: np.int64, K_U8: np.uint64, K_B1: np.uint8,
-           K_OBJ: object}
+include "_ring_kinds.pxi"
 
 
 cdef extern from "ring_copy.h":
@@ -289,50 +277,6 @@ cdef class SeriesBuffer:
         self.empty = False
         return True
 
-    cdef bint _append_point(self, long long t, PyObject** values) except -1:
-        """Append one point if it is in order and fits; return whether it did.
-
-        ``values`` holds one borrowed Python value per field, NULL or None for
-        null. Nothing is changed when False is returned or when a value has the
-        wrong type.
-        """
-        cdef Py_ssize_t f, pos
-        cdef object v
-        cdef int kind
-        if self.count >= self.capacity:
-            return False
-        if not self.empty and (t < self.last_time or
-                               (t == self.last_time and not self.allow_equal)):
-            return False
-        # Check every value before writing any, so a bad one changes nothing.
-        for f in range(self.nfields):
-            if values[f] != NULL and values[f] != <PyObject*> None:
-                _check_value(self.kinds[f], <object> values[f])
-        pos = (self.head + self.count) % self.capacity
-        for f in range(self.nfields):
-            if values[f] == NULL or values[f] == <PyObject*> None:
-                self._set_valid(f, pos, False)
-                continue
-            v = <object> values[f]
-            if self.vptr[f] != NULL:
-                self.vptr[f][pos] = 1
-            kind = self.kinds[f]
-            if kind == K_F8:
-                (<double*> self.dptr[f])[pos] = <double> v
-            elif kind == K_I8:
-                (<int64_t*> self.dptr[f])[pos] = <int64_t> v
-            elif kind == K_U8:
-                (<uint64_t*> self.dptr[f])[pos] = <uint64_t> v
-            elif kind == K_B1:
-                (<uint8_t*> self.dptr[f])[pos] = 1 if v else 0
-            else:
-                self.cols[f][pos] = v
-        self.tp[pos] = t
-        self.count += 1
-        self.last_time = t
-        self.empty = False
-        return True
-
     cdef uint8_t* _valid_ptr(self, Py_ssize_t f):
         """Validity column of field ``f``, allocated (all present) on first use."""
         if self.vptr[f] == NULL:
@@ -444,29 +388,6 @@ cdef object _copy_wrapped(object arr, Py_ssize_t pos, Py_ssize_t first, Py_ssize
     if first == n:
         return arr[pos:pos + n].copy()
     return np.concatenate((arr[pos:pos + first], arr[0:n - first]))
-
-
-cdef int _check_value(int kind, object v) except -1:
-    """Raise SchemaError (a ValueError) unless ``v`` can be stored in a ``kind`` field."""
-    if kind == K_F8:
-        if type(v) is float:
-            return 0
-        if isinstance(v, (bool, np.bool_)) or not isinstance(
-                v, (float, int, np.floating, np.integer)):
-            raise SchemaError(f"value {v!r} is not a number for a float64 field")
-    elif kind == K_I8 or kind == K_U8:
-        name = "int64" if kind == K_I8 else "uint64"
-        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)):
-            raise SchemaError(f"value {v!r} is not an integer for a {name} field")
-        lo, hi = (-(2 ** 63), 2 ** 63 - 1) if kind == K_I8 else (0, 2 ** 64 - 1)
-        if not lo <= v <= hi:
-            raise SchemaError(f"value {v!r} is outside the {name} range [{lo}, {hi}]")
-    elif kind == K_B1:
-        if not isinstance(v, (bool, np.bool_)):
-            raise SchemaError(f"value {v!r} is not a bool")
-    elif not isinstance(v, str):
-        raise SchemaError(f"value {v!r} is not a string")
-    return 0
 
 
 include "_ring_bucket.pxi"

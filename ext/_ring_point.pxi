@@ -1,5 +1,51 @@
-# Included by _ring.pyx: the single-point write path of tsengine.Series, kept in
-# native code because a Python-level append costs more than the point itself.
+# Included by _ring.pyx: the single-point write path of tsengine.Series (one point
+# into one ring, and the PointWriter base class that calls it), kept in native
+# code because a Python-level append costs more than the point itself.
+
+
+cdef bint _append_point(SeriesBuffer buf, long long t, PyObject** values) except -1:
+    """Append one point if it is in order and fits; return whether it did.
+
+    ``values`` holds one borrowed Python value per field, NULL or None for
+    null. Nothing is changed when False is returned or when a value has the
+    wrong type.
+    """
+    cdef Py_ssize_t f, pos
+    cdef object v
+    cdef int kind
+    if buf.count >= buf.capacity:
+        return False
+    if not buf.empty and (t < buf.last_time or
+                          (t == buf.last_time and not buf.allow_equal)):
+        return False
+    # Check every value before writing any, so a bad one changes nothing.
+    for f in range(buf.nfields):
+        if values[f] != NULL and values[f] != <PyObject*> None:
+            _check_value(buf.kinds[f], <object> values[f])
+    pos = (buf.head + buf.count) % buf.capacity
+    for f in range(buf.nfields):
+        if values[f] == NULL or values[f] == <PyObject*> None:
+            buf._set_valid(f, pos, False)
+            continue
+        v = <object> values[f]
+        if buf.vptr[f] != NULL:
+            buf.vptr[f][pos] = 1
+        kind = buf.kinds[f]
+        if kind == K_F8:
+            (<double*> buf.dptr[f])[pos] = <double> v
+        elif kind == K_I8:
+            (<int64_t*> buf.dptr[f])[pos] = <int64_t> v
+        elif kind == K_U8:
+            (<uint64_t*> buf.dptr[f])[pos] = <uint64_t> v
+        elif kind == K_B1:
+            (<uint8_t*> buf.dptr[f])[pos] = 1 if v else 0
+        else:
+            buf.cols[f][pos] = v
+    buf.tp[pos] = t
+    buf.count += 1
+    buf.last_time = t
+    buf.empty = False
+    return True
 
 
 cdef class PointWriter:
@@ -64,7 +110,7 @@ cdef class PointWriter:
         try:
             # fast_ok again under the lock: close() and drop_table() clear it there
             stored = (self._clock.fast_ok and buf.nfields == self._nfields
-                      and buf._append_point(t, row))
+                      and _append_point(buf, t, row))
             if stored:
                 self._clock.commit(buf)
         finally:
