@@ -16,6 +16,8 @@ they come back as a numpy object array of ``str`` (``None`` under a null).
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pyarrow as pa
 import zstandard
@@ -117,9 +119,25 @@ def decode_payload(buf: np.ndarray, n: int, where: Where) -> np.ndarray:
     return dictionary.to_numpy(zero_copy_only=False)[codes.astype(np.int64)]
 
 
+# One compressor per thread and level: building one costs about as much Python time as
+# compressing a few kilobytes, and a ZstdCompressor must not be shared between threads.
+_COMPRESSORS = threading.local()
+
+
 def compress(raw: bytes, level: int = ZSTD_LEVEL) -> bytes:
-    """zstd frame of ``raw``, no zstd checksum: the enclosing block has one."""
-    return zstandard.ZstdCompressor(level=level, write_checksum=False).compress(raw)
+    """zstd frame of ``raw``, no zstd checksum: the enclosing block has one.
+
+    Each thread reuses its own compressor per level; ``compress`` is one-shot and
+    resets the context, so the frame is the same as from a new compressor.
+    """
+    cache = getattr(_COMPRESSORS, "by_level", None)
+    if cache is None:
+        cache = _COMPRESSORS.by_level = {}
+    cctx = cache.get(level)
+    if cctx is None:
+        cctx = zstandard.ZstdCompressor(level=level, write_checksum=False)
+        cache[level] = cctx
+    return cctx.compress(raw)
 
 
 def encode_string(values) -> bytes:
