@@ -10,7 +10,8 @@ real left part is stored (u16) with its position (u16) and patched in on decode.
 
 The cut and the dictionary size are chosen per block from a sorted sample: shifting a
 sorted sample keeps it sorted, so the distinct left parts and their counts fall out of
-one pass per candidate cut.
+one pass over the sample's top 16 bits, and each narrower cut merges neighbouring runs
+of the one before.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import numba
 import numpy as np
 
 from tsengine._config import NJIT
-from tsengine.codecs._bitpack import U0, U63, U64, _mask
+from tsengine.codecs._bitpack import U0, U1, U63, U64, _mask
 
 VECTOR = 1024
 MAX_LEFT = 16
@@ -29,17 +30,41 @@ SAMPLE = 2048
 
 
 @numba.njit(**NJIT)
-def _top_counts(lefts, k):
-    """The ``k`` most frequent values of the sorted array ``lefts`` and their counts."""
-    top_v = np.zeros(k, dtype=np.uint64)
-    top_c = np.zeros(k, dtype=np.int64)
-    n = lefts.shape[0]
-    i = 0
-    while i < n:
-        j = i
-        while j < n and lefts[j] == lefts[i]:
-            j += 1
-        c = j - i
+def _sorted_tops(xb, count):
+    """The top ``MAX_LEFT`` bits of ``count`` values spread evenly over ``xb``, sorted.
+
+    Two counting passes of 8 bits each (an LSD radix sort): the keys have 16 bits.
+    """
+    n = xb.shape[0]
+    keys = np.empty(count, dtype=np.uint64)
+    shift = np.uint64(64 - MAX_LEFT)
+    for k in range(count):
+        keys[k] = xb[(k * n) // count] >> shift
+    tmp = np.empty(count, dtype=np.uint64)
+    hist = np.empty(257, dtype=np.int64)
+    for byte in range(2):
+        at = np.uint64(8 * byte)
+        hist[:] = 0
+        for k in range(count):
+            hist[np.int64((keys[k] >> at) & np.uint64(0xFF)) + 1] += 1
+        for d in range(256):
+            hist[d + 1] += hist[d]
+        for k in range(count):
+            d = np.int64((keys[k] >> at) & np.uint64(0xFF))
+            tmp[hist[d]] = keys[k]
+            hist[d] += 1
+        keys, tmp = tmp, keys
+    return keys
+
+
+@numba.njit(**NJIT)
+def _top_runs(vals, counts, m, top_v, top_c):
+    """Fill ``top_v``/``top_c`` (zeroed, length k) with the k longest of the ``m``
+    runs ``vals``/``counts``, longest first; of equal runs the earlier one ranks
+    higher."""
+    k = top_c.shape[0]
+    for i in range(m):
+        c = counts[i]
         # Insert into the descending top list if it beats the last entry.
         if c > top_c[k - 1]:
             p = k - 1
@@ -48,9 +73,7 @@ def _top_counts(lefts, k):
                 top_v[p] = top_v[p - 1]
                 p -= 1
             top_c[p] = c
-            top_v[p] = lefts[i]
-        i = j
-    return top_v, top_c
+            top_v[p] = vals[i]
 
 
 @numba.njit(**NJIT)
@@ -58,37 +81,62 @@ def _choose(xb):
     """Pick (right bits r, index bits b, dictionary) for the uint64 patterns ``xb``.
 
     Returns r, b, a uint64 dictionary of 2**b left parts, and the estimated bits per
-    value.
+    value. The left parts are judged on an evenly spaced sample of ``SAMPLE`` values.
     """
     n = xb.shape[0]
     count = min(n, SAMPLE)
-    sample = np.empty(count, dtype=np.uint64)
-    for k in range(count):
-        sample[k] = xb[(k * n) // count]
-    sample.sort()
+    top = 1 << MAX_INDEX_BITS
 
+    # Runs of equal left parts in the sorted sample, widest cut first: a cut one bit
+    # narrower only merges neighbouring runs (x >> 1 of sorted keys), so each cut
+    # costs a pass over the previous cut's runs, not over the sample.
+    keys = _sorted_tops(xb, count)
+    vals = np.empty(count, dtype=np.uint64)
+    runs = np.empty(count, dtype=np.int64)
+    m = 0
+    for k in range(count):
+        if m > 0 and vals[m - 1] == keys[k]:
+            runs[m - 1] += 1
+        else:
+            vals[m] = keys[k]
+            runs[m] = 1
+            m += 1
+    top_v = np.zeros((MAX_LEFT + 1, top), dtype=np.uint64)
+    top_c = np.zeros((MAX_LEFT + 1, top), dtype=np.int64)
+    for left in range(MAX_LEFT, 0, -1):
+        if left < MAX_LEFT:
+            j = 0
+            for i in range(m):
+                v = vals[i] >> U1
+                if j > 0 and vals[j - 1] == v:
+                    runs[j - 1] += runs[i]
+                else:
+                    vals[j] = v
+                    runs[j] = runs[i]
+                    j += 1
+            m = j
+        _top_runs(vals, runs, m, top_v[left], top_c[left])
+
+    # Price every cut and dictionary size; the first of equal prices wins.
     best_bits = 1e300
     best_r = 48
     best_b = 0
     best_dict = np.zeros(1, dtype=np.uint64)
-    top = 1 << MAX_INDEX_BITS
     for left in range(1, MAX_LEFT + 1):
         r = 64 - left
-        lefts = sample >> np.uint64(r)
-        top_v, top_c = _top_counts(lefts, top)
         covered = 0
         for b in range(MAX_INDEX_BITS + 1):
             size = 1 << b
             covered = 0
             for q in range(size):
-                covered += top_c[q]
+                covered += top_c[left, q]
             exc_rate = (count - covered) / count
             bits = r + b + exc_rate * EXC_BITS + size * 16.0 / n
             if bits < best_bits:
                 best_bits = bits
                 best_r = r
                 best_b = b
-                best_dict = top_v[:size].copy()
+                best_dict = top_v[left, :size].copy()
     return best_r, best_b, best_dict, best_bits
 
 

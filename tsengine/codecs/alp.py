@@ -106,15 +106,15 @@ def encode_alp_payload(
     )
     return b"".join(
         [
-            bases.astype("<i8").tobytes(),
-            counts.astype("<u2").tobytes(),
+            bases.astype("<i8", copy=False).tobytes(),
+            counts.astype("<u2", copy=False).tobytes(),
             exps.tobytes(),
             facs.tobytes(),
             widths.tobytes(),
-            anchors[:na].astype("<i8").tobytes(),
-            words[:nw].astype("<u8").tobytes(),
-            exc_vals[:ne].astype("<u8").tobytes(),
-            exc_pos[:ne].astype("<u2").tobytes(),
+            anchors[:na].astype("<i8", copy=False).tobytes(),
+            words[:nw].astype("<u8", copy=False).tobytes(),
+            exc_vals[:ne].astype("<u8", copy=False).tobytes(),
+            exc_pos[:ne].astype("<u2", copy=False).tobytes(),
         ]
     )
 
@@ -175,14 +175,16 @@ def decode_alp_payload(buf: np.ndarray, n: int, where: Where) -> np.ndarray:
 # -- ALP-RD ----------------------------------------------------------------------
 
 
-def encode_rd_payload(x: np.ndarray) -> bytes:
-    """ALP-RD payload of the float64 array ``x``."""
+def encode_rd_payload(x: np.ndarray, choice: tuple | None = None) -> bytes:
+    """ALP-RD payload of the float64 array ``x``; ``choice`` is ``RD._choose`` of
+    ``x`` when the caller has it already."""
     n = len(x)
     if n == 0:
         return b""
     xb = x.view(np.uint64)
-    r, b, dictionary, _ = RD._choose(xb)
-    dictionary = np.resize(dictionary, 1 << b)
+    r, b, dictionary, _ = RD._choose(xb) if choice is None else choice
+    if len(dictionary) != 1 << b:
+        dictionary = np.resize(dictionary, 1 << b)
     nvec = -(-n // VECTOR)
     rights = np.zeros(words_for(n, r), dtype=np.uint64)
     codes = np.zeros(words_for(n, b), dtype=np.uint64)
@@ -193,12 +195,12 @@ def encode_rd_payload(x: np.ndarray) -> bytes:
     return b"".join(
         [
             bytes([r, b]),
-            dictionary.astype("<u2").tobytes(),
-            counts.astype("<u2").tobytes(),
-            rights.astype("<u8").tobytes(),
-            codes.astype("<u8").tobytes(),
-            exc_lefts[:ne].astype("<u2").tobytes(),
-            exc_pos[:ne].astype("<u2").tobytes(),
+            dictionary.astype("<u2", copy=False).tobytes(),
+            counts.astype("<u2", copy=False).tobytes(),
+            rights.astype("<u8", copy=False).tobytes(),
+            codes.astype("<u8", copy=False).tobytes(),
+            exc_lefts[:ne].astype("<u2", copy=False).tobytes(),
+            exc_pos[:ne].astype("<u2", copy=False).tobytes(),
         ]
     )
 
@@ -276,15 +278,17 @@ def choose_payload(
     if len(x) == 0:
         return "alp", b""
     combos, alp_bits = sample_combos(x) if top is None else top
+    rd_choice = None
     if alp_bits >= RD_THRESHOLD:
-        rd_bits = RD._choose(x.view(np.uint64))[3]
-        if rd_bits < alp_bits:
-            return "alp-rd", encode_rd_payload(x)
+        # Priced once: the payload below is cut the same way.
+        rd_choice = RD._choose(x.view(np.uint64))
+        if rd_choice[3] < alp_bits:
+            return "alp-rd", encode_rd_payload(x, rd_choice)
     # The sample above is the first row group's when x is one row group: reuse it
     first = combos if len(x) <= K.ROW_GROUP * VECTOR else _NO_COMBOS
     payload = encode_alp_payload(x, delta, first)
     if len(x) and len(payload) * 8 >= RD_THRESHOLD * len(x):
-        rd = encode_rd_payload(x)
+        rd = encode_rd_payload(x, rd_choice)
         if len(rd) < len(payload):
             return "alp-rd", rd
     return "alp", payload
