@@ -185,11 +185,11 @@ def encode(values: np.ndarray) -> bytes:
     nw, ne = _encode(src, bases, widths, counts, words, exc_vals, exc_pos)
     return b"".join(
         [
-            bases.astype("<u8").tobytes(),
+            bases.astype("<u8", copy=False).tobytes(),
             widths.tobytes(),
             counts.tobytes(),
-            words[:nw].astype("<u8").tobytes(),
-            exc_vals[:ne].astype("<u8").tobytes(),
+            words[:nw].astype("<u8", copy=False).tobytes(),
+            exc_vals[:ne].astype("<u8", copy=False).tobytes(),
             exc_pos[:ne].tobytes(),
         ]
     )

@@ -77,22 +77,30 @@ def _divided(d: np.ndarray) -> tuple[int, np.ndarray]:
     Differences beyond +-2**62 (jumps across the range) keep g = 1, so ``abs`` cannot
     overflow and the quotients stay exact.
     """
-    if len(d) == 0 or d.min() <= -(2**62) or d.max() >= 2**62:
-        return 1, d
     g = int(_gcd(d))
     return (g, d // g) if g > 1 else (1, d)
 
 
 @numba.njit(**NJIT)
 def _gcd(d):
-    """GCD of ``|d|`` (all below 2**62), stopping at 1: sensor values get there fast."""
+    """GCD of ``|d|``, or 1 when some ``d`` lies beyond +-2**62 or ``d`` is empty.
+
+    The range is checked on every value; the GCD stops at 1, where sensor values get
+    fast. 0 when every ``d`` is 0.
+    """
+    if d.shape[0] == 0:
+        return np.int64(1)
+    lo = np.int64(-(2**62))
+    hi = np.int64(2**62)
     g = np.int64(0)
     for i in range(d.shape[0]):
-        b = abs(d[i])
-        while b:
-            g, b = b, g % b
-        if g == 1:
-            break
+        x = d[i]
+        if x <= lo or x >= hi:
+            return np.int64(1)
+        if g != 1:
+            b = abs(x)
+            while b:
+                g, b = b, g % b
     return g
 
 
@@ -102,9 +110,13 @@ def _scaled(g: int) -> bytes:
 
 def step_of(v: np.ndarray) -> int | None:
     """The common (wrapping) difference if ``v`` is arithmetic, else None."""
+    return _step(v, np.diff(v))
+
+
+def _step(v: np.ndarray, d: np.ndarray) -> int | None:
+    """``step_of(v)`` given ``d = np.diff(v)``."""
     if len(v) < 2:
         return 0
-    d = np.diff(v)
     return int(d[0]) if (d == d[0]).all() else None
 
 
@@ -124,31 +136,15 @@ def encode_payload(v: np.ndarray, codec: str) -> bytes:
     ValueError
         If ``codec`` is ``"step"`` and ``v`` is not an arithmetic sequence.
     """
+    if codec in ("step", "delta", "dod"):
+        return _encode_diffs(v, np.diff(v), codec)
     n = len(v)
     if codec == "raw":
         return v.astype("<i8").tobytes()
     if n == 0:
         return b""
-    first = int(v[0]).to_bytes(8, "little", signed=True)
-    if codec == "step":
-        step = step_of(v)
-        if step is None:
-            raise SchemaError(
-                "values are not an arithmetic sequence; 'step' cannot hold them"
-            )
-        return first + _frame.put_uvarint(_zigzag(step))
     if codec == "for":
         return _pfor.encode(v)
-    if codec == "delta":
-        g, q = _divided(np.diff(v))
-        return first + _scaled(g) + _pfor.encode(q)
-    if codec == "dod":
-        if n < 2:
-            return encode_payload(v, "delta")
-        d = np.diff(v)
-        g, q = _divided(np.diff(d))
-        d0 = int(d[0]).to_bytes(8, "little", signed=True)
-        return first + d0 + _scaled(g) + _pfor.encode(q)
     if codec == "rle":
         starts = np.flatnonzero(np.r_[True, v[1:] != v[:-1]])
         lengths = np.diff(np.r_[starts, n])
@@ -160,17 +156,44 @@ def encode_payload(v: np.ndarray, codec: str) -> bytes:
     raise SchemaError(f"unknown integer codec {codec!r}; expected one of {INT_CODECS}")
 
 
+def _encode_diffs(v: np.ndarray, d: np.ndarray, codec: str) -> bytes:
+    """``encode_payload`` for step, delta and dod, given ``d = np.diff(v)``: the
+    chooser tries all three and computes the differences once."""
+    n = len(v)
+    if n == 0:
+        return b""
+    first = int(v[0]).to_bytes(8, "little", signed=True)
+    if codec == "step":
+        step = _step(v, d)
+        if step is None:
+            raise SchemaError(
+                "values are not an arithmetic sequence; 'step' cannot hold them"
+            )
+        return first + _frame.put_uvarint(_zigzag(step))
+    if codec == "delta" or n < 2:
+        g, q = _divided(d)
+        return first + _scaled(g) + _pfor.encode(q)
+    g, q = _divided(np.diff(d))
+    d0 = int(d[0]).to_bytes(8, "little", signed=True)
+    return first + d0 + _scaled(g) + _pfor.encode(q)
+
+
 def choose_payload(v: np.ndarray, kind: str) -> tuple[str, bytes]:
     """Encode ``v`` with every codec that may pay for ``kind``; return the smallest."""
-    if step_of(v) is not None:
-        return "step", encode_payload(v, "step")
+    d = np.diff(v)
+    if _step(v, d) is not None:
+        return "step", _encode_diffs(v, d, "step")
     names = ["delta", "dod"] if kind == "time" else ["for", "delta"]
     if kind != "time":
-        if run_count(v) * 3 <= len(v):
+        # a difference is 0 exactly where neighbours are equal (wrapping or not)
+        if (1 + int(np.count_nonzero(d))) * 3 <= len(v):
             names.append("rle")
     best = ("raw", encode_payload(v, "raw"))
     for name in names:
-        payload = encode_payload(v, name)
+        if name in ("delta", "dod"):
+            payload = _encode_diffs(v, d, name)
+        else:
+            payload = encode_payload(v, name)
         if len(payload) < len(best[1]):
             best = (name, payload)
     return best
