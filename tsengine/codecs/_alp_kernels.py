@@ -74,25 +74,40 @@ def _encodes(x, xb, e, f):
 
 
 @numba.njit(**NJIT)
-def _sample_cost(x, xb, lo, m, step, count, e, f):
-    """Estimated bits for ``m`` values under (e, f), from ``count`` samples."""
+def _sample_cost(x, xb, lo, m, step, count, e, f, bound):
+    """Estimated bits for ``m`` values under (e, f), from ``count`` samples.
+
+    With ``bound >= 0`` the count stops as soon as the cost cannot come out below
+    ``bound`` (the exceptions and the digit range only grow), returning ``bound``:
+    a caller looking for the cheapest pair loses nothing by it.
+    """
     dmin = np.int64(0)
     dmax = np.int64(0)
     seen = False
-    exc = 0
+    width = 0
+    # The cost is floor((packed + patched) / count); it reaches ``bound`` exactly
+    # when packed + patched >= bound * count, so no division is needed to check.
+    packed = 0  # m * width * count
+    patched = 0  # exceptions * m * EXC_BITS
+    limit = bound * count if bound >= 0 else np.int64(1) << 62
     for k in range(count):
         i = lo + k * step
         d, ok = _encodes(x[i], xb[i], e, f)
         if not ok:
-            exc += 1
+            patched += m * EXC_BITS
+        elif not seen or d < dmin or d > dmax:
+            if not seen or d < dmin:
+                dmin = d
+            if not seen or d > dmax:
+                dmax = d
+            seen = True
+            width = _width(np.uint64(dmax) - np.uint64(dmin))
+            packed = m * width * count
+        else:
             continue
-        if not seen or d < dmin:
-            dmin = d
-        if not seen or d > dmax:
-            dmax = d
-        seen = True
-    width = _width(np.uint64(dmax) - np.uint64(dmin)) if seen else 0
-    return m * width + (exc * m * EXC_BITS) // count
+        if packed + patched >= limit:
+            return bound
+    return (packed + patched) // count
 
 
 @numba.njit(**NJIT)
@@ -125,7 +140,7 @@ def _top_combos(x, xb):
         bf = 0
         for e in range(MAX_E, -1, -1):
             for f in range(e, -1, -1):
-                c = _sample_cost(x, xb, lo, m, step, count, e, f)
+                c = _sample_cost(x, xb, lo, m, step, count, e, f, best)
                 if best < 0 or c < best:
                     best, be, bf = c, e, f
         wins[be, bf] += 1
@@ -163,7 +178,9 @@ def _pick_pair(x, xb, lo, m, combos):
         step, count = _sample_grid(m)
         best = np.int64(-1)
         for c in range(combos.shape[0]):
-            cost = _sample_cost(x, xb, lo, m, step, count, combos[c, 0], combos[c, 1])
+            cost = _sample_cost(
+                x, xb, lo, m, step, count, combos[c, 0], combos[c, 1], best
+            )
             if best < 0 or cost < best:
                 best, e, f = cost, combos[c, 0], combos[c, 1]
     return e, f
