@@ -19,7 +19,7 @@ import zstandard
 
 from tsengine.codecs import _alp_kernels as K
 from tsengine.codecs import _alp_rd_kernels as RD
-from tsengine.codecs import integers, strings
+from tsengine.codecs import _pfor, alp, integers, strings
 
 VECTOR = 1024
 _MAGIC = 6755399441055744.0
@@ -263,3 +263,31 @@ def test_compressors_are_not_shared_between_threads() -> None:
         t.join()
     assert bad == []
     assert zstandard.ZstdDecompressor().decompress(want[0]) == payloads[0]
+
+
+# -- payloads written by one kernel call -----------------------------------------
+
+
+@pytest.mark.parametrize("case", range(13))
+@pytest.mark.parametrize("length", [1, 100, 1024, 3000])
+def test_one_call_writers_match_section_by_section(
+    case: int, length: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ALP, ALP-RD and PFOR payloads written by one kernel call equal the payloads
+    assembled section by section with explicit little-endian dtypes."""
+    x = np.ascontiguousarray(np.resize(_arrays(9)[case], length))
+    ints = x.view(np.int64)
+
+    def payloads() -> list[bytes]:
+        return [
+            alp.encode_alp_payload(x),
+            alp.encode_alp_payload(x, delta=False),
+            alp.encode_rd_payload(x),
+            _pfor.encode(ints),
+            _pfor.encode(ints >> 40),
+        ]
+
+    fast = payloads()
+    monkeypatch.setattr(alp, "NATIVE_IS_FORMAT", False)
+    monkeypatch.setattr(_pfor, "NATIVE_IS_FORMAT", False)
+    assert payloads() == fast

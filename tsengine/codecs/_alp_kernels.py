@@ -25,7 +25,7 @@ import numba
 import numpy as np
 
 from tsengine._config import NJIT
-from tsengine.codecs._bitpack import _mask, _pack, _unpack, _width
+from tsengine.codecs._bitpack import _append, _mask, _pack, _unpack, _width
 from tsengine.codecs._pfor import _choose
 
 VECTOR = 1024
@@ -303,6 +303,50 @@ def _encode(
         counts[v] = ne - start
         wo = _pack(digits, 0, m, base, w, words, wo)
     return wo, ne, na
+
+
+@numba.njit(**NJIT)
+def _encode_bytes(x, delta, first):
+    """The whole ALP payload of ``x`` (layout in ``alp``), native byte order;
+    ``delta`` and ``first`` as for ``_encode``."""
+    n = x.shape[0]
+    nvec = (n + VECTOR - 1) // VECTOR
+    bases = np.empty(nvec, dtype=np.int64)
+    exps = np.empty(nvec, dtype=np.uint8)
+    facs = np.empty(nvec, dtype=np.uint8)
+    widths = np.empty(nvec, dtype=np.uint8)
+    counts = np.empty(nvec, dtype=np.uint16)
+    anchors = np.empty(nvec, dtype=np.int64)
+    words = np.empty(n + nvec, dtype=np.uint64)
+    exc_vals = np.empty(n, dtype=np.uint64)
+    exc_pos = np.empty(n, dtype=np.uint16)
+    nw, ne, na = _encode(
+        x,
+        delta,
+        first,
+        bases,
+        exps,
+        facs,
+        widths,
+        counts,
+        anchors,
+        words,
+        exc_vals,
+        exc_pos,
+    )
+
+    # Sections back to back, in the documented order.
+    out = np.empty(13 * nvec + 8 * (na + nw + ne) + 2 * ne, dtype=np.uint8)
+    pos = _append(out, 0, bases.view(np.uint8))
+    pos = _append(out, pos, counts.view(np.uint8))
+    pos = _append(out, pos, exps)
+    pos = _append(out, pos, facs)
+    pos = _append(out, pos, widths)
+    pos = _append(out, pos, anchors[:na].view(np.uint8))
+    pos = _append(out, pos, words[:nw].view(np.uint8))
+    pos = _append(out, pos, exc_vals[:ne].view(np.uint8))
+    _append(out, pos, exc_pos[:ne].view(np.uint8))
+    return out
 
 
 @numba.njit(**NJIT)

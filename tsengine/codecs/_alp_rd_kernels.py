@@ -20,7 +20,7 @@ import numba
 import numpy as np
 
 from tsengine._config import NJIT
-from tsengine.codecs._bitpack import U0, U1, U63, U64, _mask
+from tsengine.codecs._bitpack import U0, U1, U63, U64, _append, _mask
 
 VECTOR = 1024
 MAX_LEFT = 16
@@ -179,6 +179,33 @@ def _encode(xb, r, b, dictionary, rights, codes, counts, exc_lefts, exc_pos):
                 _put(codes, np.uint64(i) * np.uint64(b), np.uint64(code), b)
         counts[v] = ne - start
     return ne
+
+
+@numba.njit(**NJIT)
+def _encode_bytes(xb, r, b, dictionary):
+    """The whole ALP-RD payload of ``xb`` (layout in ``alp``), native byte order."""
+    n = xb.shape[0]
+    nvec = (n + VECTOR - 1) // VECTOR
+    rights = np.zeros((n * r + 63) // 64, dtype=np.uint64)
+    codes = np.zeros((n * b + 63) // 64, dtype=np.uint64)
+    counts = np.empty(nvec, dtype=np.uint16)
+    exc_lefts = np.empty(n, dtype=np.uint16)
+    exc_pos = np.empty(n, dtype=np.uint16)
+    ne = _encode(xb, r, b, dictionary, rights, codes, counts, exc_lefts, exc_pos)
+
+    # Sections back to back, in the documented order.
+    size = dictionary.shape[0]
+    nbytes = 2 + 2 * size + 2 * nvec + 8 * (rights.shape[0] + codes.shape[0])
+    out = np.empty(nbytes + 4 * ne, dtype=np.uint8)
+    out[0] = r
+    out[1] = b
+    pos = _append(out, 2, dictionary.astype(np.uint16).view(np.uint8))
+    pos = _append(out, pos, counts.view(np.uint8))
+    pos = _append(out, pos, rights.view(np.uint8))
+    pos = _append(out, pos, codes.view(np.uint8))
+    pos = _append(out, pos, exc_lefts[:ne].view(np.uint8))
+    _append(out, pos, exc_pos[:ne].view(np.uint8))
+    return out
 
 
 @numba.njit(**NJIT)

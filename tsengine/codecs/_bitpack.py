@@ -103,6 +103,18 @@ def _unpack(words, wo, m, w, base, out, lo):
         out[lo + i] = (v & mask) + base
 
 
+@numba.njit(**NJIT)
+def _append(out, pos, part):
+    """Copy the uint8 array ``part`` into ``out`` at ``pos``; returns the end.
+
+    Encoders write their sections back to back with it, in native byte order (the
+    formats' little-endian order on the hosts that use these kernels).
+    """
+    end = pos + part.shape[0]
+    out[pos:end] = part
+    return end
+
+
 def pack_words(values: np.ndarray, w: int) -> np.ndarray:
     """Pack a uint64 array at width ``w`` (no base); returns the uint64 words."""
     words = np.empty(words_for(len(values), w), dtype=np.uint64)

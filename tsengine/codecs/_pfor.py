@@ -22,11 +22,13 @@ Arithmetic is modulo 2**64, so any int64 or uint64 sequence round-trips.
 
 from __future__ import annotations
 
+import sys
+
 import numba
 import numpy as np
 
 from tsengine._config import NJIT
-from tsengine.codecs._bitpack import U1, _mask, _pack, _unpack, _width
+from tsengine.codecs._bitpack import U1, _append, _mask, _pack, _unpack, _width
 from tsengine.codecs._frame import Where, section
 
 VECTOR = 1024
@@ -171,9 +173,40 @@ def _decode(words, exc_vals, exc_pos, widths, counts, bases, out):
     return -1
 
 
+@numba.njit(**NJIT)
+def _encode_bytes(src):
+    """The whole payload of int64 ``src`` as native-order bytes (see the layout)."""
+    n = src.shape[0]
+    nvec = (n + VECTOR - 1) // VECTOR
+    bases = np.empty(nvec, dtype=np.uint64)
+    widths = np.empty(nvec, dtype=np.uint8)
+    counts = np.empty(nvec, dtype=np.uint16)
+    words = np.empty(n + nvec, dtype=np.uint64)
+    exc_vals = np.empty(n, dtype=np.uint64)
+    exc_pos = np.empty(n, dtype=np.uint16)
+    nw, ne = _encode(src, bases, widths, counts, words, exc_vals, exc_pos)
+
+    # Sections back to back, in the documented order.
+    out = np.empty(nvec * _META + 8 * nw + 10 * ne, dtype=np.uint8)
+    pos = _append(out, 0, bases.view(np.uint8))
+    pos = _append(out, pos, widths)
+    pos = _append(out, pos, counts.view(np.uint8))
+    pos = _append(out, pos, words[:nw].view(np.uint8))
+    pos = _append(out, pos, exc_vals[:ne].view(np.uint8))
+    _append(out, pos, exc_pos[:ne].view(np.uint8))
+    return out
+
+
+#: The kernels write native byte order: the format's on little-endian hosts.
+NATIVE_IS_FORMAT = sys.byteorder == "little"
+
+
 def encode(values: np.ndarray) -> bytes:
     """Encode an int64 (or uint64, reinterpreted) array; see the module layout."""
     src = np.ascontiguousarray(values).view(np.int64)
+    if NATIVE_IS_FORMAT:
+        # One kernel call: small blocks spend more on Python calls than on packing.
+        return _encode_bytes(src).tobytes()
     n = len(src)
     nvec = -(-n // VECTOR)
     bases = np.empty(nvec, dtype=np.uint64)
@@ -185,11 +218,11 @@ def encode(values: np.ndarray) -> bytes:
     nw, ne = _encode(src, bases, widths, counts, words, exc_vals, exc_pos)
     return b"".join(
         [
-            bases.astype("<u8", copy=False).tobytes(),
+            bases.astype("<u8").tobytes(),
             widths.tobytes(),
             counts.tobytes(),
-            words[:nw].astype("<u8", copy=False).tobytes(),
-            exc_vals[:ne].astype("<u8", copy=False).tobytes(),
+            words[:nw].astype("<u8").tobytes(),
+            exc_vals[:ne].astype("<u8").tobytes(),
             exc_pos[:ne].tobytes(),
         ]
     )

@@ -38,6 +38,7 @@ from tsengine.codecs import _alp_rd_kernels as RD
 from tsengine.codecs import _frame
 from tsengine.codecs._bitpack import words_for
 from tsengine.codecs._frame import Where, section
+from tsengine.codecs._pfor import NATIVE_IS_FORMAT
 from tsengine.errors import SchemaError
 
 VECTOR = 1024
@@ -80,6 +81,9 @@ def encode_alp_payload(
     n = len(x)
     if n == 0:
         return b""
+    if NATIVE_IS_FORMAT:
+        # One kernel call: small blocks spend more on Python calls than on packing.
+        return K._encode_bytes(x, delta, first).tobytes()
     nvec = -(-n // VECTOR)
     bases = np.empty(nvec, dtype=np.int64)
     exps = np.empty(nvec, dtype=np.uint8)
@@ -185,6 +189,8 @@ def encode_rd_payload(x: np.ndarray, choice: tuple | None = None) -> bytes:
     r, b, dictionary, _ = RD._choose(xb) if choice is None else choice
     if len(dictionary) != 1 << b:
         dictionary = np.resize(dictionary, 1 << b)
+    if NATIVE_IS_FORMAT:
+        return RD._encode_bytes(xb, r, b, dictionary).tobytes()
     nvec = -(-n // VECTOR)
     rights = np.zeros(words_for(n, r), dtype=np.uint64)
     codes = np.zeros(words_for(n, b), dtype=np.uint64)
