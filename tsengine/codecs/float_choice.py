@@ -151,8 +151,8 @@ def _estimate(x: np.ndarray, limit: int) -> list[_Candidate]:
         _Candidate(
             "raw",
             8.0 * n,
-            lambda: ("raw", x.astype("<f8").tobytes()),
-            lambda: _ratio(sample.astype("<f8").tobytes()),
+            lambda: ("raw", x.astype("<f8", copy=False).tobytes()),
+            lambda: _ratio(sample.astype("<f8", copy=False).tobytes()),
         )
     )
 
@@ -215,7 +215,7 @@ def choose(x: np.ndarray, zstd: str = "try") -> tuple[str, bytes, int | None]:
 
 def _exhaustive(x: np.ndarray, limit: int, zstd: str) -> tuple[str, bytes, int | None]:
     """Every candidate in full, zstd tried on those near the smallest."""
-    found = [alp.choose_payload(x), ("raw", x.astype("<f8").tobytes())]
+    found = [alp.choose_payload(x), ("raw", x.astype("<f8", copy=False).tobytes())]
     if float_dict.worth_trying(x):
         by_dict = float_dict.encode_payload(x, limit)
         if by_dict is not None:

@@ -123,6 +123,8 @@ def _step(v: np.ndarray, d: np.ndarray) -> int | None:
     """``step_of(v)`` given ``d = np.diff(v)``."""
     if len(v) < 2:
         return 0
+    if d[-1] != d[0]:  # settles most irregular blocks without a pass
+        return None
     return int(d[0]) if (d == d[0]).all() else None
 
 
@@ -146,7 +148,7 @@ def encode_payload(v: np.ndarray, codec: str) -> bytes:
         return _encode_diffs(v, _diff(v), codec)
     n = len(v)
     if codec == "raw":
-        return v.astype("<i8").tobytes()
+        return v.astype("<i8", copy=False).tobytes()
     if n == 0:
         return b""
     if codec == "for":
@@ -194,15 +196,17 @@ def choose_payload(v: np.ndarray, kind: str) -> tuple[str, bytes]:
         # a difference is 0 exactly where neighbours are equal (wrapping or not)
         if (1 + int(np.count_nonzero(d))) * 3 <= len(v):
             names.append("rle")
-    best = ("raw", encode_payload(v, "raw"))
+    # raw (8 bytes a value) is the floor; its bytes are made only if it wins
+    best = ("raw", None)
+    least = 8 * len(v)
     for name in names:
         if name in ("delta", "dod"):
             payload = _encode_diffs(v, d, name)
         else:
             payload = encode_payload(v, name)
-        if len(payload) < len(best[1]):
-            best = (name, payload)
-    return best
+        if len(payload) < least:
+            best, least = (name, payload), len(payload)
+    return best if best[1] is not None else ("raw", encode_payload(v, "raw"))
 
 
 # -- decoding ------------------------------------------------------------------------
