@@ -74,40 +74,61 @@ def _encodes(x, xb, e, f):
 
 
 @numba.njit(**NJIT)
-def _sample_cost(x, xb, lo, m, step, count, e, f, bound):
-    """Estimated bits for ``m`` values under (e, f), from ``count`` samples.
+def _gather(x, xb, lo, m, xs, xbs):
+    """Copy the evenly spaced sample of the vector ``x[lo:lo + m]`` (and its bits)
+    into ``xs`` and ``xbs``; returns the sample size."""
+    step, count = _sample_grid(m)
+    for k in range(count):
+        xs[k] = x[lo + k * step]
+        xbs[k] = xb[lo + k * step]
+    return count
 
-    With ``bound >= 0`` the count stops as soon as the cost cannot come out below
-    ``bound`` (the exceptions and the digit range only grow), returning ``bound``:
-    a caller looking for the cheapest pair loses nothing by it.
+
+@numba.njit(**NJIT)
+def _sample_cost(xs, xbs, count, m, e, f, bound, digits):
+    """Estimated bits for ``m`` values under (e, f), from the ``count`` gathered
+    samples ``xs`` (bits ``xbs``); ``digits`` is scratch of ``count`` doubles.
+
+    With ``bound >= 0`` a pair whose exceptions alone price it at ``bound`` or more
+    is not priced further and ``bound`` comes back: a caller looking for the
+    cheapest pair loses nothing by it.
     """
+    # Pass 1, branch-free so that it runs on vectors of doubles: which samples
+    # round-trip. Out of range, (s + magic) - magic is no integer and the check fails
+    # for it anyway; in range, that double is the digit exactly (|s| < 2**51).
+    up = F10[e]
+    down = IF10[f]
+    back_up = F10[f]
+    back_down = IF10[e]
+    exc = 0
+    for k in range(count):
+        s = xs[k] * up * down
+        d = (s + _MAGIC) - _MAGIC
+        ok = (s > -_LIMIT) & (s < _LIMIT) & (d * back_up * back_down == xs[k])
+        ok = ok & (xbs[k] != _NEG_ZERO)
+        digits[k] = d if ok else np.nan
+        exc += 0 if ok else 1
+
+    # The cost is floor((packed + patched) / count): it reaches ``bound`` exactly when
+    # packed + patched >= bound * count.
+    patched = exc * m * EXC_BITS
+    if bound >= 0 and patched >= bound * count:
+        return bound
+
+    # Pass 2: the range of the digits that round-trip.
     dmin = np.int64(0)
     dmax = np.int64(0)
     seen = False
-    width = 0
-    # The cost is floor((packed + patched) / count); it reaches ``bound`` exactly
-    # when packed + patched >= bound * count, so no division is needed to check.
-    packed = 0  # m * width * count
-    patched = 0  # exceptions * m * EXC_BITS
-    limit = bound * count if bound >= 0 else np.int64(1) << 62
     for k in range(count):
-        i = lo + k * step
-        d, ok = _encodes(x[i], xb[i], e, f)
-        if not ok:
-            patched += m * EXC_BITS
-        elif not seen or d < dmin or d > dmax:
+        if digits[k] == digits[k]:  # not NaN: a digit that round-trips
+            d = np.int64(digits[k])
             if not seen or d < dmin:
                 dmin = d
             if not seen or d > dmax:
                 dmax = d
             seen = True
-            width = _width(np.uint64(dmax) - np.uint64(dmin))
-            packed = m * width * count
-        else:
-            continue
-        if packed + patched >= limit:
-            return bound
-    return (packed + patched) // count
+    width = _width(np.uint64(dmax) - np.uint64(dmin)) if seen else 0
+    return (m * width * count + patched) // count
 
 
 @numba.njit(**NJIT)
@@ -130,17 +151,20 @@ def _top_combos(x, xb):
     wins = np.zeros((MAX_E + 1, MAX_E + 1), dtype=np.int64)
     costs = np.zeros((MAX_E + 1, MAX_E + 1), dtype=np.int64)
     total = 0
+    xs = np.empty(SAMPLE_VALUES, dtype=np.float64)
+    xbs = np.empty(SAMPLE_VALUES, dtype=np.uint64)
+    digits = np.empty(SAMPLE_VALUES, dtype=np.float64)
     for s in range(picks):
         v = (s * nvec) // picks
         lo = v * VECTOR
         m = min(n, lo + VECTOR) - lo
-        step, count = _sample_grid(m)
+        count = _gather(x, xb, lo, m, xs, xbs)
         best = np.int64(-1)
         be = 0
         bf = 0
         for e in range(MAX_E, -1, -1):
             for f in range(e, -1, -1):
-                c = _sample_cost(x, xb, lo, m, step, count, e, f, best)
+                c = _sample_cost(xs, xbs, count, m, e, f, best, digits)
                 if best < 0 or c < best:
                     best, be, bf = c, e, f
         wins[be, bf] += 1
@@ -175,12 +199,14 @@ def _pick_pair(x, xb, lo, m, combos):
     e = combos[0, 0]
     f = combos[0, 1]
     if combos.shape[0] > 1:
-        step, count = _sample_grid(m)
+        xs = np.empty(SAMPLE_VALUES, dtype=np.float64)
+        xbs = np.empty(SAMPLE_VALUES, dtype=np.uint64)
+        digits = np.empty(SAMPLE_VALUES, dtype=np.float64)
+        count = _gather(x, xb, lo, m, xs, xbs)
         best = np.int64(-1)
         for c in range(combos.shape[0]):
-            cost = _sample_cost(
-                x, xb, lo, m, step, count, combos[c, 0], combos[c, 1], best
-            )
+            ce, cf = combos[c, 0], combos[c, 1]
+            cost = _sample_cost(xs, xbs, count, m, ce, cf, best, digits)
             if best < 0 or cost < best:
                 best, e, f = cost, combos[c, 0], combos[c, 1]
     return e, f
