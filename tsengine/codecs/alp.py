@@ -1,6 +1,7 @@
 """ALP float64 codec (decimal scaling, frame of reference, patched exceptions) and its
-ALP-RD fallback for doubles that are not decimals. Kernels live in ``_alp_kernels`` and
-``_alp_rd_kernels``; this module owns the byte layouts and validates them.
+ALP-RD fallback for doubles that are not decimals. Kernels live in ``_alp_kernels``
+(encoding), ``_alp_decode_kernels`` and ``_alp_rd_kernels``; this module owns the byte
+layouts and validates them.
 
 ALP payload, for ``n`` values in ``nvec`` vectors of 1024, little-endian::
 
@@ -33,6 +34,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from tsengine.codecs import _alp_decode_kernels as KD
 from tsengine.codecs import _alp_kernels as K
 from tsengine.codecs import _alp_rd_kernels as RD
 from tsengine.codecs import _frame
@@ -141,7 +143,7 @@ def decode_alp_payload(buf: np.ndarray, n: int, where: Where) -> np.ndarray:
     widths = section(buf, 12 * nvec, "u1", nvec)
 
     # Metadata ranges, then the section sizes they imply.
-    bad, nwords, nexc, ndelta = K._check(exps, facs, widths, counts, n)
+    bad, nwords, nexc, ndelta = KD._check(exps, facs, widths, counts, n)
     if bad >= 0:
         raise where.fail(
             10 * nvec + bad,
@@ -159,7 +161,7 @@ def decode_alp_payload(buf: np.ndarray, n: int, where: Where) -> np.ndarray:
         )
 
     out = np.empty(n, dtype=np.float64)
-    err = K._decode(
+    err = KD._decode(
         section(buf, p_words, "<u8", nwords),
         section(buf, meta, "<i8", ndelta),
         section(buf, p_vals, "<u8", nexc),
