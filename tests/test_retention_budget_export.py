@@ -114,3 +114,60 @@ def test_parquet_export_reads_back_identically(tmp_path):
         (int(t.value), s, None if v != v else v, r, c)
         for t, s, v, r, c in want.itertuples(index=False)
     ]
+
+
+def test_retention_touches_each_expired_series_once_and_keeps_the_rest():
+    # 300 series: a third wholly older than the horizon (sealed and hot), a third
+    # straddling it, a third wholly newer. Each expired series is republished
+    # once; nothing newer than the horizon is lost.
+    now = time.time_ns()
+    e = tsengine.Engine()
+    e.create_table(
+        "t", tags=["a"], fields={"v": "float64"}, ring_capacity=16, retention="1h"
+    )
+    table = e._tables["t"]
+    published = []
+    publish = table.publish
+
+    def spy(buffers):
+        published.append(list(buffers))
+        return publish(buffers)
+
+    # Points 10 s apart, none within 5 s of the horizon: the engine's clock runs on
+    # while the test does, and must not move a point across it.
+    starts = {"old": now - 3 * HOUR, "mid": now - HOUR - 35 * 10**9, "new": now}
+    expected = 0
+    table.expired_check = float("inf")  # no expiry pass while the series are made
+    for i in range(300):
+        kind = ("old", "mid", "new")[i % 3]
+        t = starts[kind] + np.arange(60, dtype=np.int64) * 10 * 10**9
+        e.write("t", {"time": t, "a": [f"s{i}"] * 60, "v": np.ones(60)})
+        expected += int(np.sum(t >= now - HOUR))
+    table.expired_check = 0.0  # the next write runs the expiry pass
+    table.publish = spy
+    e.write("t", {"time": [now], "a": ["extra"], "v": [1.0]})
+    table.publish = publish
+    expiry = [b for b in published if len(b) > 1]  # (the compactor publishes one)
+    assert len(expiry) == 1
+    ids = [id(b) for b in expiry[0]]
+    assert len(ids) == len(set(ids)) == 200  # the old and the straddling series
+    assert e.stats()["tables"]["t"]["points"] == expected + 1
+    times = e.read("t").column("time").cast(pa.int64()).to_numpy()
+    assert times.min() >= now - HOUR
+    assert len(times) == expected + 1
+
+
+def test_names_with_a_trailing_newline_are_refused():
+    e = tsengine.Engine()
+    with pytest.raises(tsengine.SchemaError, match="printable"):
+        e.create_table("a/b\n", fields={"v": "float64"})
+    with pytest.raises(tsengine.SchemaError, match="invalid"):
+        e.create_table("t", fields={"v\n": "float64"})
+    assert e.tables() == []
+
+
+def test_an_empty_aggs_is_an_argument_error():
+    e = tsengine.Engine()
+    e.write("t", {"time": np.arange(4), "v": np.ones(4)})
+    with pytest.raises(tsengine.ArgumentError, match="aggs"):
+        e.aggregate("t", every=2, aggs={})

@@ -42,20 +42,22 @@ def expire(table: Table, now: int | None = None) -> int:
     removed = 0
     touched = []
     for buf in list(table.series.values()):
-        kept = tuple(c for c in buf.sealed if c.tmax >= limit)
-        if kept and kept[0].tmin < limit:
-            # Trim the chunk the horizon cuts through, so memory holds no old point.
-            kept = (_trimmed(table, buf, kept[0], limit), *kept[1:])
-        if kept != buf.sealed:
+        changed = False
+        if buf.sealed and buf.sealed[0].tmin < limit:
+            kept = tuple(c for c in buf.sealed if c.tmax >= limit)
+            if kept and kept[0].tmin < limit:
+                # Trim the chunk the horizon cuts through: memory holds no old point.
+                kept = (_trimmed(table, buf, kept[0], limit), *kept[1:])
             removed += sum(c.n for c in buf.sealed) - sum(c.n for c in kept)
             buf.sealed = kept
-            touched.append(buf)
+            changed = True
         if buf.count and buf.time_at(buf.head, 0) < limit:
             drop = buf.search(buf.head, buf.count, limit)
             buf.pop_oldest(drop)
             removed += drop
-            if buf not in touched:
-                touched.append(buf)
+            changed = True
+        if changed:  # a flag, not a search of the list: that made this O(series**2)
+            touched.append(buf)
     if touched:
         table.publish(touched)
     table.expired_points += removed
