@@ -25,7 +25,7 @@ TAG_TYPE = pa.dictionary(pa.int32(), pa.string())
 DEFAULT_RING_CAPACITY = 65536
 RESERVED = ("time",)
 
-_NAME = re.compile(r"^[^\x00-\x1f]{1,256}$")
+_NAME = re.compile(r"[^\x00-\x1f]{1,256}")
 _DURATION = re.compile(r"(\d+)(ns|us|ms|s|m|h|d|w)")
 _DURATION_NS = {
     "ns": 1,
@@ -112,11 +112,12 @@ class TableDef:
 
     def validate(self) -> None:
         """Raise :class:`SchemaError` naming the first invalid part."""
-        if not isinstance(self.name, str) or not _NAME.match(self.name):
+        if not isinstance(self.name, str) or not _NAME.fullmatch(self.name):
             raise SchemaError(f"table name {self.name!r} must be 1-256 printable chars")
         seen: set[str] = set()
         for name in [*self.tags, *self.fields]:
-            if not isinstance(name, str) or not _NAME.match(name) or name in RESERVED:
+            valid = isinstance(name, str) and _NAME.fullmatch(name) is not None
+            if not valid or name in RESERVED:
                 raise SchemaError(
                     f"column name {name!r} in table {self.name!r} is invalid"
                 )

@@ -360,6 +360,7 @@ def _lock_directory(path: Path) -> int:
     except BlockingIOError:
         os.close(fd)
         raise StorageError(
-            f"engine directory {str(path)!r} is already open in another process"
+            f"engine directory {str(path)!r} is already open (by another process, "
+            "or by another Engine in this one: close it first)"
         ) from None
     return fd
