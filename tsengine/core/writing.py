@@ -25,7 +25,7 @@ from tsengine.core.normalize import (
 from tsengine.core.retention import expire
 from tsengine.core.table import Table
 from tsengine.errors import Error, SchemaError
-from tsengine.schema import TableDef
+from tsengine.schema import DEFAULT_RING_CAPACITY, TableDef
 from tsengine.timeconv import ns_to_arrow
 
 if TYPE_CHECKING:
@@ -96,8 +96,11 @@ class WritePath:
             return 0
         tag_list = tags if tags is None or isinstance(tags, dict) else list(tags)
         if self._budget is not None and _log:
-            # Rows cost at least their Arrow size once stored: wait for room first.
-            self._budget.admit(sum(t.nbytes for t in arrow.values()))
+            # Rows cost at least their Arrow size once stored, and a ring that this
+            # write creates reserves its whole capacity: wait for room first.
+            self._budget.admit(
+                sum(t.nbytes + self._new_ring_bytes(n, t) for n, t in arrow.items())
+            )
         if not self._ddl_lock._is_owned():
             # Let compression catch up first. Not for a write made while this
             # thread holds the engine lock (a rollup writing its windows): it may
@@ -112,6 +115,22 @@ class WritePath:
         for name in arrow:
             self._expire(self._tables[name], wait=True)
         return sum(t.num_rows for t in arrow.values())
+
+    def _new_ring_bytes(self, name: str, data: pa.Table) -> int:
+        """Bytes the ring of a series this write creates reserves, when that is
+        known before grouping: a new table, or a tagless one with no series yet.
+
+        Known gap: new series of an existing tagged table are not counted here, so
+        one write creating many of them can take the engine past its budget (the
+        next write then waits).
+        """
+        table = self._tables.get(name)
+        if table is None:  # inferred on this write; about 8 bytes a column a point
+            return DEFAULT_RING_CAPACITY * 8 * data.num_columns
+        if table.definition.tags or table.series:
+            return 0
+        fields = len(table.definition.fields)
+        return table.definition.ring_capacity * 8 * (1 + fields)
 
     def _expire(self, table: Table, wait: bool) -> None:
         """Apply retention at most once a second; readers skip it if a writer holds
