@@ -122,9 +122,7 @@ class ReadPath:
         from tsengine.window import aggregate_table
 
         if not aggs:
-            raise ArgumentError(
-                f"aggs={aggs!r} must name at least one field aggregate"
-            )
+            raise ArgumentError(f"aggs={aggs!r} must name at least one field aggregate")
         t = self._table(table)
         names = self._fields(t, list(aggs))
         self._sync_rollups(table)
