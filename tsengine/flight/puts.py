@@ -118,7 +118,18 @@ def receive(server: Any, command: Command, reader, writer) -> None:
                 raise _name_batch(exc, table, index) from exc
             seq, durable = log_position(server.engine)
             ack = {"batch": index, "rows": rows, "seq": seq, "durable_seq": durable}
-            writer.write(pa.py_buffer(json.dumps(ack).encode()))
+            try:
+                writer.write(pa.py_buffer(json.dumps(ack).encode()))
+            except OSError as exc:
+                # the client went away: not a server fault; what it sent is stored
+                log.info(
+                    "put to %r ended by the client after batch %d (stored, not "
+                    "acknowledged): %s",
+                    table,
+                    index,
+                    exc,
+                )
+                return
             index += 1
     finally:
         chunks.close()
