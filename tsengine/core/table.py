@@ -26,6 +26,7 @@ from tsengine.core import merge as mg
 from tsengine.core.chunk import SealedChunk, seal
 from tsengine.core.merge import Rows
 from tsengine.core.normalize import Batch, null_column
+from tsengine.core.rewrites import meets_stored
 from tsengine.core.series_groups import DictionaryCodes, Grouping, group_batch
 from tsengine.schema import TableDef
 
@@ -75,6 +76,10 @@ class Table:
         self._dictionary: DictionaryCodes | None = None  # see group()
         self.expired_points = 0
         self.expired_check = 0.0  # monotonic time of the last retention pass
+        #: Rows of the last applied batch that took the merge path under "last" or
+        #: "first" (they may have replaced or been replaced by stored points), or
+        #: None; read under the lock right after apply().
+        self.rewritten: np.ndarray | None = None
 
     # -- schema ----------------------------------------------------------------
 
@@ -229,7 +234,7 @@ class Table:
             )
         return grouping
 
-    def apply(self, batch: Batch, grouping) -> list[SeriesBuffer]:
+    def apply(self, batch: Batch, grouping, track: bool = False) -> list[SeriesBuffer]:
         """Store a prepared batch (caller holds the lock); return touched rings.
 
         Groups that arrive in order and fit go straight into their rings in one
@@ -237,6 +242,10 @@ class Table:
         """
         offsets, codes = grouping.offsets, grouping.codes
         buffers = self.rings_of(grouping)
+        self.rewritten = None
+        # With track, note rows that meet a stored point (or each other) where the
+        # policy lets one replace the other: see :attr:`rewritten`
+        track = track and self.definition.duplicates in ("last", "first")
         if "string" in self.definition.fields.values():
             # Object columns cannot be gathered in native code: permute first.
             order = grouping.order
@@ -246,6 +255,8 @@ class Table:
             )
             for g in slow:
                 lo, hi = int(offsets[g]), int(offsets[g + 1])
+                if track:
+                    self._note(buffers[g], rows.times[lo:hi], order[lo:hi], len(batch))
                 self.write_rows(buffers[g], rows.slice(lo, hi))
             return buffers
         rows = self._gather(batch, None)
@@ -266,8 +277,19 @@ class Table:
                 part = rows.slice(int(idx[0]), int(idx[-1]) + 1)
             else:
                 part = rows.take(idx)
+            if track:
+                self._note(buffers[g], part.times, idx, len(batch))
             self.write_rows(buffers[g], part)
         return buffers
+
+    def _note(self, buf: SeriesBuffer, times, rows, n: int) -> None:
+        """Mark in :attr:`rewritten` the batch ``rows`` (of ``n``) whose ``times``
+        meet a point ``buf`` holds or another of them (before they are stored)."""
+        dup = meets_stored(buf, times)
+        if dup.any():
+            if self.rewritten is None:
+                self.rewritten = np.zeros(n, np.bool_)
+            self.rewritten[np.asarray(rows)[dup]] = True
 
     def _gather(self, batch: Batch, order: np.ndarray | None) -> Rows:
         """Columns of the batch in the table's field order, rows in group order

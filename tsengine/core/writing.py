@@ -31,7 +31,9 @@ from tsengine.timeconv import ns_to_arrow
 if TYPE_CHECKING:
     from tsengine.engine import Engine
 
-Listener = Callable[[str, pa.Table], None]
+#: ``listener(table, rows, rewritten)``: the rows of a committed write as Arrow, and
+#: a boolean mask of those that may have replaced stored points (or None).
+Listener = Callable[[str, pa.Table, Any], None]
 
 
 @dataclass
@@ -209,13 +211,15 @@ class WritePath:
             with table.lock:
                 if grow:
                     table.add_columns(*grow)
-                buffers = table.apply(batch, grouping)
+                track = bool(self._listeners.get(table.name))
+                buffers = table.apply(batch, grouping, track)
+                rewritten = table.rewritten
                 table.publish(buffers)
             listeners = self._listeners.get(table.name)
             if listeners:
                 data = _batch_arrow(table, batch)
                 for listener in list(listeners):
-                    listener(table.name, data)
+                    listener(table.name, data, rewritten)
 
     def _recover_table(self, definition: dict) -> None:
         """Storage replay: create or replace a table definition."""
@@ -236,8 +240,10 @@ class WritePath:
             self.write_many({name: data}, tags=tags, _log=False)
 
     def add_listener(self, table: str, listener: Listener) -> None:
-        """Call ``listener(table, batch)`` after every committed write to ``table``;
-        ``batch`` is the written rows as Arrow (time as timestamp[ns, UTC])."""
+        """Call ``listener(table, batch, rewritten)`` after every committed write to
+        ``table``; ``batch`` is the written rows as Arrow (time as timestamp[ns,
+        UTC]), ``rewritten`` a boolean mask of the rows that took the merge path
+        under the "last" or "first" duplicate policy (None when no row did)."""
         with self._ddl_lock:
             self._listeners.setdefault(table, []).append(listener)
             if table in self._tables:

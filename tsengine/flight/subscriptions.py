@@ -79,7 +79,7 @@ class Subscription:
 
     # -- producer side: called by the engine after each committed write ------------
 
-    def offer(self, table: str, data: pa.Table) -> None:
+    def offer(self, table: str, data: pa.Table, rewritten=None) -> None:
         """Queue one written batch (engine listener; must stay cheap)."""
         size = data.nbytes
         with self._ready:

@@ -61,6 +61,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from tsengine.rollup.recompute import recompute
 from tsengine.rollup.spec import RollupSpec
 from tsengine.rollup.state import WindowState
 from tsengine.rollup.subscribe import Hub
@@ -109,13 +110,15 @@ class LiveRollup:
         self.late_dropped = 0
         self.late_side = 0
         self.out_of_range = 0
+        self.windows_recomputed = 0
         self.errors = 0
         self.last_error: str | None = None
 
         # Committed source writes not yet taken in, and output not yet written:
         # the first open window after each write that closed windows, late rows
         # for the side table, a frontier to remember
-        self._queue: deque[pa.Table] = deque()
+        # (rows, rewritten mask or None) of each committed write
+        self._queue: deque[tuple[pa.Table, np.ndarray | None]] = deque()
         self._cond = threading.Condition(threading.Lock())
         self._marks: list[int] = []
         self._side: list[pa.Table] = []
@@ -129,13 +132,15 @@ class LiveRollup:
 
     # -- ingest ----------------------------------------------------------------
 
-    def on_write(self, table: str, data: pa.Table) -> None:
+    def on_write(
+        self, table: str, data: pa.Table, rewritten: np.ndarray | None = None
+    ) -> None:
         """Listener for the source table (``Engine.add_listener``): queue the
         committed rows for the worker. Never raises."""
         with self._cond:
             if self._stopped:
                 return
-            self._queue.append(data)
+            self._queue.append((data, rewritten))
             backlog = len(self._queue)
             if self.inline:
                 backlog = MAX_QUEUED + 1
@@ -220,9 +225,9 @@ class LiveRollup:
         with self._cond:
             if not self._queue:
                 return False
-            data = self._queue.popleft()
+            data, rewritten = self._queue.popleft()
         try:
-            self._take(data)
+            self._take(data, rewritten)
         except Exception as exc:  # noqa: BLE001 -- the writer must not see it
             self._failed(exc, "skipped a write to")
         return True
@@ -237,11 +242,11 @@ class LiveRollup:
             stacklevel=3,
         )
 
-    def _take(self, data: pa.Table) -> None:
+    def _take(self, data: pa.Table, rewritten: np.ndarray | None = None) -> None:
         spec, state = self.spec, self.state
         tags = self.engine.definition(spec.source).tags
         before = state.first_open
-        result = state.ingest(data, tags)
+        result = state.ingest(data, tags, rewritten)
         self.rows_in += data.num_rows
         self.out_of_range += result.n_invalid
 
@@ -266,8 +271,11 @@ class LiveRollup:
         try:
             for rows in side:
                 engine.write(spec.side_table, rows)
-            closed = self.state.close_windows() if marks else None
+            closed, dirty = self.state.close_windows() if marks else (None, None)
             if closed is not None:
+                if dirty is not None:
+                    closed = recompute(engine, spec, closed, dirty)
+                    self.windows_recomputed += int(dirty.sum())
                 self._emit(closed, marks, publish)
         except Exception as exc:  # noqa: BLE001 -- the writer must not see it
             self._failed(exc, "could not write windows closed by writes to")
@@ -361,6 +369,7 @@ class LiveRollup:
             "late_dropped": self.late_dropped,
             "late_side": self.late_side,
             "out_of_range": self.out_of_range,
+            "windows_recomputed": self.windows_recomputed,
             "subscribers": subs,
             "subscriber_dropped": dropped,
             "errors": self.errors,

@@ -87,6 +87,8 @@ class WindowState:
 
     def __init__(self, spec: RollupSpec, source: TableDef, capacity: int = 256):
         self.spec = spec
+        #: (group, window) pairs that took rewritten points, not closed yet.
+        self.dirty: set[tuple[int, int]] = set()
         self.groups = GroupIndex(spec.by)
         self.plans = _plans(spec, source)
         self._inv, self._kmax = mapping(spec.alpha)
@@ -151,12 +153,16 @@ class WindowState:
 
     # -- ingest ----------------------------------------------------------------
 
-    def ingest(self, data: pa.Table, tags: list[str]) -> Ingested:
+    def ingest(
+        self, data: pa.Table, tags: list[str], rewritten: np.ndarray | None = None
+    ) -> Ingested:
         """Take in one batch of source rows (``time`` and any tags/fields).
 
         ``tags`` are the source's tag columns, whose order breaks ties in time between
         series of one group. The watermark moves (see :meth:`advance`); the windows
-        it closes wait in the pool for :meth:`close_windows`.
+        it closes wait in the pool for :meth:`close_windows`. ``rewritten`` marks
+        rows that may have replaced stored points: their windows are noted in
+        :attr:`dirty`, to be computed again from the source when they close.
         """
         n = data.num_rows
         if n == 0:
@@ -198,6 +204,11 @@ class WindowState:
                 lut[j] = self.groups.add(tuples[j])
             last = self._grow_groups()
             out[K.OUT_CODE] = -1
+
+        if rewritten is not None:
+            slots = srow[rewritten & (srow >= 0)]
+            pairs = zip(self._st_g[slots].tolist(), self._st_w[slots].tolist())
+            self.dirty.update(pairs)
 
         # Values are added in time order within each group: the batch's, or sorted
         order = self._none
@@ -261,17 +272,26 @@ class WindowState:
 
     # -- closing ---------------------------------------------------------------
 
-    def close_windows(self) -> pa.Table | None:
-        """Rows of every window before ``first_open``, freed from the pool."""
+    def close_windows(self) -> tuple[pa.Table | None, np.ndarray | None]:
+        """Rows of every window before ``first_open``, freed from the pool, and a
+        mask of those rows that took rewritten points (None when none did)."""
         st_w = self._st_w
         rows = np.flatnonzero((st_w != I64_MIN) & (st_w < self.first_open))
         if rows.size == 0:
-            return None
+            return None, None
         groups = self._st_g[rows]
         # Group by group (each series' rows in one run: the cheapest engine write)
         rows = rows[np.lexsort((st_w[rows], self.groups.rank()[groups]))]
         windows = st_w[rows]
         table = self._table(rows, windows)
+        dirty = None
+        if self.dirty:
+            keys = zip(self._st_g[rows].tolist(), windows.tolist(), strict=True)
+            dirty = np.array([k in self.dirty for k in keys], np.bool_)
+            for k in zip(self._st_g[rows[dirty]].tolist(), windows[dirty].tolist()):
+                self.dirty.discard(k)
+            if not dirty.any():
+                dirty = None
         F._release(
             rows, self._index, self._st_g, self._st_w, self._cache, self._free,
             self._n_free,
@@ -281,7 +301,7 @@ class WindowState:
         self.last_closed = (
             top if self.last_closed is None else max(top, self.last_closed)
         )
-        return table
+        return table, dirty
 
     def _table(self, rows: np.ndarray, windows: np.ndarray) -> pa.Table:
         spec = self.spec
