@@ -335,9 +335,10 @@ def _encode(
 
 
 @numba.njit(**NJIT)
-def _encode_bytes(x, delta, first):
-    """The whole ALP payload of ``x`` (layout in ``alp``), native byte order;
-    ``delta`` and ``first`` as for ``_encode``."""
+def _encode_sections(x, delta, first):
+    """The sections of the ALP payload of ``x`` (layout in ``alp``), in order:
+    bases, counts, exponents, factors, widths, anchors, words, exception values
+    and positions; ``delta`` and ``first`` as for ``_encode``."""
     n = x.shape[0]
     nvec = (n + VECTOR - 1) // VECTOR
     bases = np.empty(nvec, dtype=np.int64)
@@ -363,7 +364,26 @@ def _encode_bytes(x, delta, first):
         exc_vals,
         exc_pos,
     )
+    return (
+        bases,
+        counts,
+        exps,
+        facs,
+        widths,
+        anchors[:na],
+        words[:nw],
+        exc_vals[:ne],
+        exc_pos[:ne],
+    )
 
+
+@numba.njit(**NJIT)
+def _encode_bytes(x, delta, first):
+    """The whole ALP payload of ``x`` as one array, native byte order."""
+    bases, counts, exps, facs, widths, anchors, words, exc_vals, exc_pos = (
+        _encode_sections(x, delta, first)
+    )
+    nvec, na, nw, ne = bases.size, anchors.size, words.size, exc_vals.size
     # Sections back to back, in the documented order.
     out = np.empty(13 * nvec + 8 * (na + nw + ne) + 2 * ne, dtype=np.uint8)
     pos = _append(out, 0, bases.view(np.uint8))
@@ -371,8 +391,8 @@ def _encode_bytes(x, delta, first):
     pos = _append(out, pos, exps)
     pos = _append(out, pos, facs)
     pos = _append(out, pos, widths)
-    pos = _append(out, pos, anchors[:na].view(np.uint8))
-    pos = _append(out, pos, words[:nw].view(np.uint8))
-    pos = _append(out, pos, exc_vals[:ne].view(np.uint8))
-    _append(out, pos, exc_pos[:ne].view(np.uint8))
+    pos = _append(out, pos, anchors.view(np.uint8))
+    pos = _append(out, pos, words.view(np.uint8))
+    pos = _append(out, pos, exc_vals.view(np.uint8))
+    _append(out, pos, exc_pos.view(np.uint8))
     return out

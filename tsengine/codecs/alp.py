@@ -86,42 +86,11 @@ def encode_alp_payload(
     if NATIVE_IS_FORMAT:
         # One kernel call: small blocks spend more on Python calls than on packing.
         return K._encode_bytes(x, delta, first).tobytes()
-    nvec = -(-n // VECTOR)
-    bases = np.empty(nvec, dtype=np.int64)
-    exps = np.empty(nvec, dtype=np.uint8)
-    facs = np.empty(nvec, dtype=np.uint8)
-    widths = np.empty(nvec, dtype=np.uint8)
-    counts = np.empty(nvec, dtype=np.uint16)
-    anchors = np.empty(nvec, dtype=np.int64)
-    words = np.empty(n + nvec, dtype=np.uint64)
-    exc_vals = np.empty(n, dtype=np.uint64)
-    exc_pos = np.empty(n, dtype=np.uint16)
-    nw, ne, na = K._encode(
-        x,
-        delta,
-        first,
-        bases,
-        exps,
-        facs,
-        widths,
-        counts,
-        anchors,
-        words,
-        exc_vals,
-        exc_pos,
-    )
+    # Another byte order: the same sections, each made little-endian.
+    sections = K._encode_sections(x, delta, first)
+    order = ["<i8", "<u2", "u1", "u1", "u1", "<i8", "<u8", "<u8", "<u2"]
     return b"".join(
-        [
-            bases.astype("<i8", copy=False).tobytes(),
-            counts.astype("<u2", copy=False).tobytes(),
-            exps.tobytes(),
-            facs.tobytes(),
-            widths.tobytes(),
-            anchors[:na].astype("<i8", copy=False).tobytes(),
-            words[:nw].astype("<u8", copy=False).tobytes(),
-            exc_vals[:ne].astype("<u8", copy=False).tobytes(),
-            exc_pos[:ne].astype("<u2", copy=False).tobytes(),
-        ]
+        a.astype(t, copy=False).tobytes() for a, t in zip(sections, order, strict=True)
     )
 
 
