@@ -274,8 +274,11 @@ class LiveRollup:
             closed, dirty = self.state.close_windows() if marks else (None, None)
             if closed is not None:
                 if dirty is not None:
-                    closed = recompute(engine, spec, closed, dirty)
-                    self.windows_recomputed += int(dirty.sum())
+                    try:
+                        closed = recompute(engine, spec, closed, dirty)
+                        self.windows_recomputed += int(dirty.sum())
+                    except Exception as exc:  # noqa: BLE001 -- keep the windows
+                        self._failed(exc, "kept accumulated rows of rewritten")
                 self._emit(closed, marks, publish)
         except Exception as exc:  # noqa: BLE001 -- the writer must not see it
             self._failed(exc, "could not write windows closed by writes to")
