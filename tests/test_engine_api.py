@@ -490,3 +490,20 @@ def test_argument_and_field_limit_errors_are_tsengine_errors():
         with pytest.raises(tsengine.SchemaError, match="'m' has 65 fields"):
             e.write_lines(b"m f0=2 2\nm g=1 3\n", on_error=on_error)
     assert e.read("m").num_rows == 1  # nothing of the refused calls
+
+
+def test_reads_refuse_a_field_named_twice_and_a_non_string_tag_value():
+    e = tsengine.Engine()
+    e.write(
+        "t",
+        {"time": np.arange(3), "b": ["x", "y", "x"], "v": np.ones(3)},
+        tags=["b"],
+    )
+    with pytest.raises(tsengine.ArgumentError, match=r"\['v'\] more than once"):
+        e.read("t", fields=["v", "v"])
+    for where in ({"b": 1}, {"b": ["x", 2]}):
+        with pytest.raises(tsengine.ArgumentError, match="tag 'b'.*strings"):
+            e.read("t", where=where)
+        with pytest.raises(tsengine.ArgumentError, match="tag 'b'"):
+            e.latest("t", where=where)
+    assert e.read("t", where={"b": ["x", None]}).num_rows == 2

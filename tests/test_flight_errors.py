@@ -408,3 +408,13 @@ def test_server_survives_random_commands(served, command):
     except (pa.ArrowInvalid, pa.ArrowKeyError, pa.ArrowNotImplementedError) as exc:
         assert "internal error" not in _message(exc, type(exc))
     _good(client)
+
+
+def test_an_integer_too_long_for_python_is_a_request_error():
+    from tsengine.flight.commands import decode
+    from tsengine.flight.errors import RequestError
+
+    raw = '{"kind": "read", "table": "t", "start": ' + "9" * 5000 + "}"
+    with pytest.raises(RequestError, match="more than 4300 digits") as err:
+        decode(raw.encode(), "ticket")
+    assert "set_int_max_str_digits" not in str(err.value)

@@ -185,6 +185,14 @@ class ReadPath:
             tags.index(k): (set(v) if isinstance(v, list | tuple | set) else {v})
             for k, v in where.items()
         }
+        for i, values in wanted.items():
+            bad = [v for v in values if v is not None and type(v) is not str]
+            if bad:  # tag values are strings: 1 would silently match nothing
+                raise ArgumentError(
+                    f"where value {bad[0]!r} for tag {tags[i]!r} of table "
+                    f"{table.name!r} is a {type(bad[0]).__name__}; tag values are "
+                    "strings (or None for a missing tag)"
+                )
         if len(wanted) == len(tags) and all(len(v) == 1 for v in wanted.values()):
             key = tuple(next(iter(wanted[i])) for i in range(len(tags)))
             return [key] if key in series else []
@@ -202,6 +210,11 @@ class ReadPath:
             raise SchemaError(
                 f"fields {unknown!r} are not fields of table {table.name!r} "
                 f"(fields: {names!r})"
+            )
+        twice = sorted({f for f in fields if list(fields).count(f) > 1})
+        if twice:
+            raise ArgumentError(
+                f"fields {list(fields)!r} name {twice!r} more than once"
             )
         return list(fields)
 

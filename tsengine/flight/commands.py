@@ -19,6 +19,7 @@ key and the bad value.
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -87,6 +88,11 @@ def decode(raw: bytes | memoryview, what: str, limit: int = MAX_REQUEST_BYTES) -
         ) from None
     except RecursionError:
         raise RequestError(f"{what} nests JSON too deeply") from None
+    except ValueError:  # Python's limit on the digits of an int
+        raise RequestError(
+            f"{what} holds an integer of more than {sys.get_int_max_str_digits()} "
+            "digits; no argument takes one that long"
+        ) from None
     if not isinstance(value, dict):
         raise RequestError(
             f"{what} must be a JSON object, not {type(value).__name__} {_short(value)}"
