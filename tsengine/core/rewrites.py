@@ -1,4 +1,5 @@
-"""Which new points of one series meet a point already stored, or each other.
+"""Which new points of one series meet a point already stored, or each other, and
+the stored times a range of new points can meet.
 
 Under the duplicate policies "last" and "first" such a point replaces the stored
 one or is dropped; continuous rollups, which add points as written, need to know
@@ -30,13 +31,18 @@ def meets_stored(buf, times: np.ndarray) -> np.ndarray:
         same = times[order][1:] == times[order][:-1]
         dup[order[1:][same]] = True
         dup[order[:-1][same]] = True
-    lo, hi = int(times.min()), int(times.max())
-    if buf.count:
-        p = buf.search(buf.head, buf.count, lo)
-        q = buf.search(buf.head, buf.count, hi, True)
-        if p < q:
-            dup |= np.isin(times, buf.copy_range(buf.head, buf.count, p, q)[0])
-    for chunk in buf.sealed:
-        if chunk.tmax >= lo and chunk.tmin <= hi:
-            dup |= np.isin(times, chunk.rows().times)
+    dup |= np.isin(times, stored_times(buf, int(times.min()), int(times.max())))
     return dup
+
+
+def stored_times(buf, lo: int, hi: int) -> np.ndarray:
+    """Times (int64 ns) that ``buf`` holds in ``[lo, hi]``, sealed chunks and ring."""
+    parts = [
+        c.times()[(c.times() >= lo) & (c.times() <= hi)]
+        for c in buf.sealed
+        if c.tmax >= lo and c.tmin <= hi
+    ]
+    a = buf.search(buf.head, buf.count, lo)
+    b = buf.search(buf.head, buf.count, hi, True)
+    parts.append(buf.copy_range(buf.head, buf.count, a, b)[0])
+    return np.concatenate(parts)
