@@ -77,10 +77,6 @@ class Table(MergePath):
         self._dictionary: DictionaryCodes | None = None  # see group()
         self.expired_points = 0
         self.expired_check = 0.0  # monotonic time of the last retention pass
-        #: Rows of the last applied batch that took the merge path under "last" or
-        #: "first" (they may have replaced or been replaced by stored points), or
-        #: None; read under the lock right after apply().
-        self.rewritten: np.ndarray | None = None
 
     # -- schema ----------------------------------------------------------------
 
@@ -224,18 +220,27 @@ class Table(MergePath):
             )
         return grouping
 
-    def apply(self, batch: Batch, grouping, track: bool = False) -> list[SeriesBuffer]:
-        """Store a prepared batch (caller holds the lock); return touched rings.
+    def apply(
+        self, batch: Batch, grouping, track: bool = False
+    ) -> tuple[list[SeriesBuffer], np.ndarray | None]:
+        """Store a prepared batch (caller holds the lock).
 
         Groups that arrive in order and fit go straight into their rings in one
         native call; the rest take the merge path.
+
+        Returns
+        -------
+        buffers : list of SeriesBuffer
+            The touched rings.
+        rewritten : numpy.ndarray of bool or None
+            With ``track``, under the policies "last" and "first": the batch rows
+            whose time met a stored point of their series or another new row (one
+            replaced the other). None when no row did.
         """
         offsets, codes = grouping.offsets, grouping.codes
         buffers = self.rings_of(grouping)
-        self.rewritten = None
-        # With track, note rows that meet a stored point (or each other) where the
-        # policy lets one replace the other: see :attr:`rewritten`
         track = track and self.definition.duplicates in ("last", "first")
+        met: list[np.ndarray] = []  # batch rows that meet a stored point
         if "string" in self.definition.fields.values():
             # Object columns cannot be gathered in native code: permute first.
             order = grouping.order
@@ -246,9 +251,10 @@ class Table(MergePath):
             for g in slow:
                 lo, hi = int(offsets[g]), int(offsets[g + 1])
                 if track:
-                    self._note(buffers[g], rows.times[lo:hi], order[lo:hi], len(batch))
+                    times = rows.times[lo:hi]
+                    met.append(order[lo:hi][meets_stored(buffers[g], times)])
                 self.write_rows(buffers[g], rows.slice(lo, hi))
-            return buffers
+            return buffers, _mask(met, len(batch))
         rows = self._gather(batch, None)
         # Full rings seal their oldest quarters first (as the per-series path would
         # when room runs out), so in-order groups still go in with one scatter
@@ -268,18 +274,9 @@ class Table(MergePath):
             else:
                 part = rows.take(idx)
             if track:
-                self._note(buffers[g], part.times, idx, len(batch))
+                met.append(idx[meets_stored(buffers[g], part.times)])
             self.write_rows(buffers[g], part)
-        return buffers
-
-    def _note(self, buf: SeriesBuffer, times, rows, n: int) -> None:
-        """Mark in :attr:`rewritten` the batch ``rows`` (of ``n``) whose ``times``
-        meet a point ``buf`` holds or another of them (before they are stored)."""
-        dup = meets_stored(buf, times)
-        if dup.any():
-            if self.rewritten is None:
-                self.rewritten = np.zeros(n, np.bool_)
-            self.rewritten[np.asarray(rows)[dup]] = True
+        return buffers, _mask(met, len(batch))
 
     def _gather(self, batch: Batch, order: np.ndarray | None) -> Rows:
         """Columns of the batch in the table's field order, rows in group order
@@ -328,3 +325,13 @@ class Table(MergePath):
     def describe_key(self, key: SeriesKey) -> str:
         tags = ",".join(f"{t}={v}" for t, v in zip(self.definition.tags, key))
         return f"{self.name}{',' if tags else ''}{tags}"
+
+
+def _mask(rows: list[np.ndarray], n: int) -> np.ndarray | None:
+    """A boolean mask of ``n`` with ``rows`` set, or None when none is."""
+    if not any(len(r) for r in rows):
+        return None
+    mask = np.zeros(n, np.bool_)
+    for r in rows:
+        mask[r] = True
+    return mask

@@ -212,8 +212,7 @@ class WritePath:
                 if grow:
                     table.add_columns(*grow)
                 track = bool(self._listeners.get(table.name))
-                buffers = table.apply(batch, grouping, track)
-                rewritten = table.rewritten
+                buffers, rewritten = table.apply(batch, grouping, track)
                 table.publish(buffers)
             listeners = self._listeners.get(table.name)
             if listeners:
